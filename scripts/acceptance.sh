@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Replays the shared acceptance cases (../shared/acceptance) against the gateway over each
+# backend: `demo` (the bundled directory) and `json-server` (a real json-server 0.17.4).
+#   scripts/acceptance.sh [demo|json-server ...]     (default: all)
+# Env: SCIMGATE_BIN (default target/debug/scimgate), SHARED_DIR (default ../shared),
+#      REQUIRE_SHARED=1 makes a missing shared folder an error (CI sets it).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/lib.sh"
+BIN="${SCIMGATE_BIN:-$ROOT/target/debug/scimgate}"
+SHARED="${SHARED_DIR:-$ROOT/../shared}"
+CASES="$SHARED/acceptance/cases.json"
+if [ ! -f "$CASES" ]; then
+  if [ "${REQUIRE_SHARED:-0}" = 1 ]; then log "missing $CASES"; exit 1; fi
+  log "no $CASES beside the checkout: shared acceptance cases not run (the project's own tests cover them)"
+  exit 0
+fi
+[ -x "$BIN" ] || (cd "$ROOT" && cargo build --quiet)
+TOKEN="acceptance-$(date +%s)-$RANDOM"
+PIDS=()
+STATES=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  for s in "${STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/json-server/stop.sh"; done
+}
+trap cleanup EXIT
+
+run_cases() { # name url
+  log "replaying $(basename "$CASES") against $1"
+  python3 "$SHARED/acceptance/replay.py" "$CASES" "$2" "$TOKEN"
+}
+
+demo() {
+  local port; port="$(free_port)"
+  "$BIN" demo --listen "127.0.0.1:$port" --token "$TOKEN" >/tmp/scimgate-demo-$port.log 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
+  run_cases "the demo directory" "http://127.0.0.1:$port/scim/v2"
+}
+
+json_server() {
+  local out api state port
+  out="$("$ROOT/tests/backends/json-server/start.sh")"
+  api="$(sed -n 's/^API_URL=//p' <<<"$out")"; state="$(sed -n 's/^STATE_DIR=//p' <<<"$out")"
+  STATES+=("$state")
+  port="$(free_port)"
+  "$BIN" serve --config "$ROOT/config/json-server.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
+    --backend-url "$api" >"$state/scimgate.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
+  run_cases "json-server 0.17.4" "http://127.0.0.1:$port/scim/v2"
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(demo json-server)
+status=0
+for t in "${targets[@]}"; do
+  case "$t" in
+    demo) demo || status=1 ;;
+    json-server) json_server || status=1 ;;
+    *) log "unknown backend $t"; exit 2 ;;
+  esac
+done
+exit $status

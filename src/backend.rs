@@ -1,0 +1,8 @@
+//! The legacy directory as seen from the gateway: an HTTP client with a base URL, outbound
+//! auth and timeouts, and the error type for everything that can go wrong upstream.
+
+pub mod client;
+pub mod error;
+
+pub use client::{BackendClient, BackendRequest, BackendResponse};
+pub use error::BackendError;

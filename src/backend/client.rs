@@ -1,0 +1,192 @@
+//! Pooled hyper-util HTTP/1 client for the backend: keep-alive connections, per-call
+//! timeouts and a bounded response size.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use super::BackendError;
+
+/// Largest backend body the gateway reads (a 1,000-member page is far below this).
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// One call to make.
+#[derive(Debug, Clone)]
+pub struct BackendRequest {
+    pub method: Method,
+    /// Path and query, relative to the base URL (starts with `/`).
+    pub path_and_query: String,
+    pub body: Option<Value>,
+}
+
+/// A complete backend answer.
+#[derive(Debug, Clone)]
+pub struct BackendResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl BackendResponse {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON; an empty body is `null`.
+    pub fn json(&self) -> Result<Value, String> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| format!("body is not JSON ({e})"))
+    }
+
+    /// A header value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `Retry-After` in seconds, when given as a number.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+/// Client for one backend.
+#[derive(Clone)]
+pub struct BackendClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+    timeout: Duration,
+    headers: HeaderMap,
+}
+
+impl std::fmt::Debug for BackendClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers may hold credentials: never print them.
+        f.debug_struct("BackendClient")
+            .field("base", &self.base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackendClient {
+    /// A client for `base_url` (`http://host:port[/prefix]`) that adds `headers` to every call.
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        connect_timeout: Duration,
+        headers: HeaderMap,
+    ) -> Result<BackendClient, String> {
+        let base = base_url.trim_end_matches('/').to_owned();
+        let uri: Uri = format!("{base}/")
+            .parse()
+            .map_err(|e| format!("backend url `{base_url}` is not a URL: {e}"))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(format!(
+                "backend url `{base_url}` must be http://host[:port][/path] (put TLS in front with the mesh or a sidecar)"
+            ));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        Ok(BackendClient {
+            client,
+            base,
+            timeout,
+            headers,
+        })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one call and reads the whole answer, within the timeout.
+    pub async fn send(
+        &self,
+        req: &BackendRequest,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<BackendResponse, BackendError> {
+        let url = format!("{}{}", self.base, req.path_and_query);
+        let mut builder = Request::builder().method(req.method.clone()).uri(&url);
+        for (name, value) in self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .chain(extra.iter().cloned())
+        {
+            builder = builder.header(name, value);
+        }
+        builder = builder.header(ACCEPT, "application/json");
+        let body = match &req.body {
+            Some(json) => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(json).unwrap_or_default())
+            }
+            None => Bytes::new(),
+        };
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| BackendError::BadAnswer {
+                method: req.method.to_string(),
+                path: req.path_and_query.clone(),
+                reason: format!("cannot build the request: {e}"),
+            })?;
+        let timeout_ms = self.timeout.as_millis() as u64;
+        let call = async {
+            let response =
+                self.client
+                    .request(request)
+                    .await
+                    .map_err(|e| BackendError::Unreachable {
+                        url: self.base.clone(),
+                        reason: error_chain(&e),
+                    })?;
+            let (parts, body) = response.into_parts();
+            let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| BackendError::BadAnswer {
+                    method: req.method.to_string(),
+                    path: req.path_and_query.clone(),
+                    reason: format!("body could not be read: {e}"),
+                })?
+                .to_bytes();
+            Ok(BackendResponse {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body: bytes,
+            })
+        };
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or(Err(BackendError::Timeout { timeout_ms }))
+    }
+}
+
+/// The error and its sources on one line ("client error (Connect): tcp connect error: …").
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

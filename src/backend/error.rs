@@ -1,0 +1,31 @@
+//! Failures talking to the backend. All of them are the upstream's fault: they become
+//! 502/503/504 unless a mapping rule gives a backend status a SCIM meaning.
+
+/// A failed backend call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// No connection could be made (refused, DNS, reset before an answer).
+    #[error("cannot reach the directory at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// No complete answer within the configured timeout.
+    #[error("the directory did not answer within {timeout_ms} ms")]
+    Timeout { timeout_ms: u64 },
+    /// The directory answered with a status the mapping does not translate.
+    #[error("the directory answered {status} to {method} {path}: {reason}")]
+    Status {
+        status: u16,
+        method: String,
+        path: String,
+        /// A short, redacted excerpt of the body.
+        reason: String,
+        /// `Retry-After` seconds the directory asked for.
+        retry_after: Option<u64>,
+    },
+    /// The answer was not what the mapping expects (not JSON, no id, no record list).
+    #[error("the directory sent an unusable answer to {method} {path}: {reason}")]
+    BadAnswer {
+        method: String,
+        path: String,
+        reason: String,
+    },
+}

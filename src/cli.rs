@@ -1,0 +1,322 @@
+//! The command line: `demo`, `serve` and `check`.
+//!
+//! Parsed by hand: four subcommands with a handful of flags do not earn a parser dependency.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::{self, Overrides};
+use crate::demo::{DemoDirectory, Store};
+use crate::startup::build_tenant;
+
+/// Exit code for bad usage or configuration (EX_USAGE / EX_CONFIG style).
+pub const EXIT_CONFIG: i32 = 64;
+
+const USAGE: &str = "\
+scimgate: a SCIM 2.0 gateway in front of a legacy REST directory
+
+USAGE:
+  scimgate demo  [--listen ADDR] [--token TOKEN] [--mappings DIR]
+      Starts the gateway and the bundled example directory in one process.
+  scimgate serve --config FILE [--listen ADDR] [--token TOKEN] [--backend-url URL]
+      Serves SCIM in front of the directory the config describes.
+  scimgate check --config FILE
+      Validates the config and every mapping file; prints all problems.
+
+Flags override the config file and SCIMGATE__* environment variables
+(SCIMGATE__LISTEN, SCIMGATE__AUTH__TOKENS, SCIMGATE__BACKEND__URL, ...).
+";
+
+/// Parsed command line.
+#[derive(Debug, Default)]
+struct Args {
+    command: String,
+    config: Option<PathBuf>,
+    listen: Option<String>,
+    tokens: Vec<String>,
+    backend_url: Option<String>,
+    mappings: Option<String>,
+}
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut args = Args::default();
+    let mut it = argv.iter();
+    args.command = it.next().cloned().ok_or("no command given")?;
+    while let Some(flag) = it.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (flag.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name {
+            "--config" | "-c" => args.config = Some(PathBuf::from(value()?)),
+            "--listen" => args.listen = Some(value()?),
+            "--token" => args.tokens.push(value()?),
+            "--backend-url" => args.backend_url = Some(value()?),
+            "--mappings" => args.mappings = Some(value()?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(argv: Vec<String>) -> i32 {
+    if argv.is_empty()
+        || argv
+            .iter()
+            .any(|a| a == "--help" || a == "-h" || a == "help")
+    {
+        print!("{USAGE}");
+        return if argv.is_empty() { EXIT_CONFIG } else { 0 };
+    }
+    if argv.iter().any(|a| a == "--version" || a == "-V") {
+        println!("scimgate {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return EXIT_CONFIG;
+        }
+    };
+    match args.command.as_str() {
+        "demo" => demo(args).await,
+        "serve" => serve(args).await,
+        "check" => check(args),
+        other => {
+            eprintln!("error: unknown command {other:?}\n\n{USAGE}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+fn report(problems: &[String]) -> i32 {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    EXIT_CONFIG
+}
+
+fn overrides(args: &Args) -> Overrides {
+    Overrides {
+        listen: args.listen.clone(),
+        tokens: args.tokens.clone(),
+        backend_url: args.backend_url.clone(),
+        mappings: args.mappings.clone(),
+    }
+}
+
+fn check(args: Args) -> i32 {
+    let Some(file) = &args.config else {
+        return report(&["check needs --config FILE".into()]);
+    };
+    let loaded = match config::load(Some(file), &overrides(&args)) {
+        Ok(l) => l,
+        Err(problems) => return report(&problems),
+    };
+    match build_tenant(&loaded) {
+        Ok(tenant) => {
+            println!(
+                "ok: {} and the mappings in {} are valid ({} User and {} Group attributes mapped)",
+                file.display(),
+                loaded.mappings_dir().display(),
+                tenant.mappings.users.attributes.len(),
+                tenant.mappings.groups.attributes.len()
+            );
+            0
+        }
+        Err(problems) => report(&problems),
+    }
+}
+
+async fn serve(args: Args) -> i32 {
+    let Some(file) = &args.config else {
+        return report(&["serve needs --config FILE".into()]);
+    };
+    let loaded = match config::load(Some(file), &overrides(&args)) {
+        Ok(l) => l,
+        Err(problems) => return report(&problems),
+    };
+    crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
+    let tenant = match build_tenant(&loaded) {
+        Ok(t) => t,
+        Err(problems) => return report(&problems),
+    };
+    let listener = match tokio::net::TcpListener::bind(&loaded.settings.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return report(&[format!(
+                "listen: cannot bind {}: {e}",
+                loaded.settings.listen
+            )])
+        }
+    };
+    tracing::info!(addr = %loaded.settings.listen, backend = %loaded.settings.backend.url, "Serving SCIM.");
+    run_until_signal(listener, vec![tenant]).await
+}
+
+async fn demo(args: Args) -> i32 {
+    let directory = DemoDirectory::new(Store::seeded(), None);
+    let dir_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => return report(&[format!("cannot bind the example directory: {e}")]),
+    };
+    let dir_addr = match dir_listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => return report(&[format!("example directory address: {e}")]),
+    };
+    tokio::spawn(directory.serve(dir_listener, std::future::pending()));
+
+    let token = args.tokens.first().cloned().unwrap_or_else(random_token);
+    let mappings = args.mappings.clone().unwrap_or_else(default_demo_mappings);
+    let overrides = Overrides {
+        listen: Some(
+            args.listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+        ),
+        tokens: vec![token.clone()],
+        backend_url: Some(format!("http://{dir_addr}")),
+        mappings: Some(mappings),
+    };
+    let loaded = match config::load(args.config.as_deref(), &overrides) {
+        Ok(l) => l,
+        Err(problems) => return report(&problems),
+    };
+    crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
+    let tenant = match build_tenant(&loaded) {
+        Ok(t) => t,
+        Err(problems) => return report(&problems),
+    };
+    let listener = match tokio::net::TcpListener::bind(&loaded.settings.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return report(&[format!(
+                "listen: cannot bind {}: {e}",
+                loaded.settings.listen
+            )])
+        }
+    };
+    let addr: SocketAddr = listener
+        .local_addr()
+        .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
+    let base = format!("http://{addr}{}", loaded.settings.base_path);
+    println!("scimgate demo is running.");
+    println!("  SCIM base URL (Tenant URL): {base}");
+    println!("  Secret Token:               {token}");
+    println!("  Example directory API:      http://{dir_addr}/api/users");
+    println!();
+    println!("Try:");
+    println!("  curl -s -H 'Authorization: Bearer {token}' '{base}/Users?filter=userName%20eq%20%22alice@example.com%22'");
+    println!();
+    println!("Press Ctrl-C to stop.");
+    run_until_signal(listener, vec![tenant]).await
+}
+
+/// The demo mappings: `./mappings/demo`, else next to the repository the binary was built in.
+fn default_demo_mappings() -> String {
+    let local = PathBuf::from("mappings/demo");
+    if local.join("users.yaml").exists() {
+        return local.display().to_string();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("mappings/demo")
+        .display()
+        .to_string()
+}
+
+fn random_token() -> String {
+    (0..32)
+        .map(|_| {
+            let n = fastrand::u8(0..62);
+            char::from(match n {
+                0..=9 => b'0' + n,
+                10..=35 => b'a' + n - 10,
+                _ => b'A' + n - 36,
+            })
+        })
+        .collect()
+}
+
+async fn run_until_signal(
+    listener: tokio::net::TcpListener,
+    tenants: Vec<crate::tenant::SharedTenant>,
+) -> i32 {
+    let router = crate::server::app(&tenants);
+    match crate::server::serve(listener, router, shutdown_signal()).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: server failed: {e}");
+            1
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("Shutting down: finishing in-flight requests.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn flags_parse_in_both_forms() {
+        let a = parse_args(&argv(&[
+            "serve",
+            "--config",
+            "c.yaml",
+            "--listen=127.0.0.1:1",
+            "--token",
+            "t",
+        ]))
+        .unwrap();
+        assert_eq!(a.command, "serve");
+        assert_eq!(a.config, Some(PathBuf::from("c.yaml")));
+        assert_eq!(a.listen.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(a.tokens, vec!["t".to_string()]);
+    }
+
+    #[test]
+    fn unknown_flags_and_missing_values_are_errors() {
+        assert!(parse_args(&argv(&["serve", "--nope"])).is_err());
+        assert!(parse_args(&argv(&["serve", "--config"])).is_err());
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_alphanumeric() {
+        let t = random_token();
+        assert_eq!(t.len(), 32);
+        assert!(t.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

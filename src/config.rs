@@ -1,0 +1,324 @@
+//! Settings: one typed tree, layered defaults → file → environment → flags, then validated
+//! all at once so that every problem is reported together.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::scim::dialect::DialectOptions;
+
+/// The defaults, also shipped as `config/default.yaml`.
+pub const DEFAULTS: &str = include_str!("../config/default.yaml");
+
+/// The whole settings tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub base_path: String,
+    pub public_url: String,
+    pub mappings: String,
+    pub auth: AuthSettings,
+    pub backend: BackendSettings,
+    pub limits: LimitSettings,
+    pub dialect: DialectOptions,
+    pub log: LogSettings,
+}
+
+/// Inbound authentication.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub tokens: Vec<String>,
+    pub token_files: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
+            .field("token_files", &self.token_files)
+            .finish()
+    }
+}
+
+/// The directory API.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSettings {
+    pub url: String,
+    pub timeout: String,
+    pub connect_timeout: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for BackendSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendSettings")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Request bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_body_bytes: usize,
+    pub max_filter_length: usize,
+    pub max_filter_depth: usize,
+    pub default_page_size: u64,
+    pub max_page_size: u64,
+    pub max_scan_records: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+/// Command-line overrides, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub tokens: Vec<String>,
+    pub backend_url: Option<String>,
+    pub mappings: Option<String>,
+}
+
+/// Where the settings came from, for resolving relative paths.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// Folder of the config file (relative paths in it are relative to this).
+    pub base_dir: PathBuf,
+}
+
+impl Loaded {
+    /// The mapping folder as an absolute-or-cwd-relative path.
+    pub fn mappings_dir(&self) -> PathBuf {
+        let p = Path::new(&self.settings.mappings);
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// Loads defaults, then `file` (if any), then `SCIMGATE__*` environment variables, then flags.
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Loaded, Vec<String>> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Yaml));
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(vec![format!("{}: no such config file", path.display())]);
+        }
+        builder = builder.add_source(config::File::from(path).format(config::FileFormat::Yaml));
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix("SCIMGATE")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("auth.tokens")
+            .with_list_parse_key("auth.token_files")
+            .try_parsing(true),
+    );
+    let mut settings: Settings =
+        builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| {
+                vec![format!(
+                    "{}: {e}",
+                    file.map(|f| f.display().to_string())
+                        .unwrap_or("settings".into())
+                )]
+            })?;
+    if let Some(listen) = &overrides.listen {
+        settings.listen = listen.clone();
+    }
+    if let Some(url) = &overrides.backend_url {
+        settings.backend.url = url.clone();
+    }
+    if let Some(m) = &overrides.mappings {
+        settings.mappings = m.clone();
+    }
+    settings
+        .auth
+        .tokens
+        .extend(overrides.tokens.iter().cloned());
+    let base_dir = file
+        .and_then(Path::parent)
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let loaded = Loaded { settings, base_dir };
+    let problems = validate(&loaded);
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Every problem with the settings, as "key: what is wrong".
+pub fn validate(loaded: &Loaded) -> Vec<String> {
+    let s = &loaded.settings;
+    let mut problems = Vec::new();
+    if s.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!(
+            "listen: {:?} is not an address like 127.0.0.1:8080",
+            s.listen
+        ));
+    }
+    if !s.base_path.starts_with('/') || s.base_path.ends_with('/') && s.base_path.len() > 1 {
+        problems.push(format!(
+            "base_path: {:?} must start with / and not end with /",
+            s.base_path
+        ));
+    }
+    if !s.public_url.is_empty()
+        && !(s.public_url.starts_with("http://") || s.public_url.starts_with("https://"))
+    {
+        problems.push(format!(
+            "public_url: {:?} must be an http(s) URL",
+            s.public_url
+        ));
+    }
+    if s.mappings.is_empty() {
+        problems.push("mappings: the folder with users.yaml and groups.yaml is required".into());
+    }
+    if !s.backend.url.starts_with("http://") {
+        problems.push(format!(
+            "backend.url: {:?} must start with http://",
+            s.backend.url
+        ));
+    }
+    for (key, value) in [
+        ("backend.timeout", &s.backend.timeout),
+        ("backend.connect_timeout", &s.backend.connect_timeout),
+    ] {
+        if parse_duration(value).is_none() {
+            problems.push(format!(
+                "{key}: {value:?} is not a duration like 10s or 500ms"
+            ));
+        }
+    }
+    for (name, value) in &s.backend.headers {
+        if let Err(e) = resolve_secret(value) {
+            problems.push(format!("backend.headers.{name}: {e}"));
+        }
+    }
+    for file in &s.auth.token_files {
+        if let Err(e) = std::fs::read_to_string(file) {
+            problems.push(format!("auth.token_files: cannot read {file}: {e}"));
+        }
+    }
+    if !matches!(s.log.format.as_str(), "auto" | "json" | "text") {
+        problems.push(format!(
+            "log.format: {:?} must be auto, json or text",
+            s.log.format
+        ));
+    }
+    let l = &s.limits;
+    if l.max_page_size == 0 || l.default_page_size == 0 || l.default_page_size > l.max_page_size {
+        problems.push("limits: default_page_size must be between 1 and max_page_size".into());
+    }
+    if l.max_body_bytes < 1024 {
+        problems.push("limits.max_body_bytes: must be at least 1024".into());
+    }
+    problems
+}
+
+/// Parses `500ms`, `10s`, `2m`, `1h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return None,
+    })
+}
+
+/// Reads `env:NAME` and `file:PATH` values; anything else is taken literally.
+pub fn resolve_secret(value: &str) -> Result<String, String> {
+    if let Some(name) = value.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    } else if let Some(path) = value.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("fast"), None);
+    }
+
+    #[test]
+    fn defaults_load_and_flags_override() {
+        let loaded = load(
+            None,
+            &Overrides {
+                listen: Some("127.0.0.1:9999".into()),
+                tokens: vec!["t".into()],
+                backend_url: Some("http://127.0.0.1:1".into()),
+                mappings: Some("mappings/demo".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.listen, "127.0.0.1:9999");
+        assert_eq!(loaded.settings.backend.url, "http://127.0.0.1:1");
+        assert_eq!(loaded.settings.auth.tokens, vec!["t".to_string()]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut loaded = load(
+            None,
+            &Overrides {
+                mappings: Some("m".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        loaded.settings.listen = "nowhere".into();
+        loaded.settings.backend.timeout = "soon".into();
+        loaded.settings.log.format = "xml".into();
+        let problems = validate(&loaded);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("listen:")));
+        assert!(problems.iter().any(|p| p.starts_with("backend.timeout:")));
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_files() {
+        assert_eq!(resolve_secret("plain").unwrap(), "plain");
+        assert!(resolve_secret("env:SCIMGATE_TEST_SURELY_UNSET").is_err());
+    }
+}

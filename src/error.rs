@@ -1,0 +1,91 @@
+//! The gateway's error type and the one place that turns any failure into a SCIM response.
+//!
+//! Whose fault decides the status (as in pingora): a bad request is 4xx with a `scimType`
+//! (already a [`ScimError`]); a backend failure is 502, a backend timeout 504, a backend
+//! asking to back off 429/503 with `Retry-After`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::backend::BackendError;
+use crate::scim::error::ScimError;
+
+/// Any failure of a SCIM request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request cannot be served as sent, or the directory refused it for a reason the
+    /// mapping translates.
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    /// The directory failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl Error {
+    /// The SCIM error the client sees.
+    pub fn to_scim(&self) -> ScimError {
+        match self {
+            Error::Scim(e) => e.clone(),
+            Error::Backend(e) => backend_to_scim(e),
+        }
+    }
+}
+
+fn backend_to_scim(e: &BackendError) -> ScimError {
+    match e {
+        BackendError::Unreachable { .. } => {
+            ScimError::new(502, format!("{e}; the request was not carried out")).with_retry_after(5)
+        }
+        BackendError::Timeout { .. } => ScimError::new(
+            504,
+            format!("{e}; the outcome is unknown, retry the request to converge"),
+        ),
+        BackendError::Status {
+            status: status @ (429 | 503),
+            retry_after,
+            ..
+        } => ScimError::new(
+            *status,
+            format!("the directory is overloaded or unavailable ({status})"),
+        )
+        .with_retry_after(retry_after.unwrap_or(5)),
+        BackendError::Status { .. } | BackendError::BadAnswer { .. } => {
+            ScimError::new(502, e.to_string())
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        scim_error_response(&self.to_scim())
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        scim_error_response(&self)
+    }
+}
+
+/// The HTTP response for a SCIM error: RFC 7644 §3.12 body, SCIM media type, and
+/// `Retry-After` / `WWW-Authenticate` where they apply.
+pub fn scim_error_response(e: &ScimError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, e.to_json().to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::server::SCIM_MEDIA_TYPE),
+    );
+    if let Some(seconds) = e.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if e.status == 401 {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"scimgate\""),
+        );
+    }
+    response
+}

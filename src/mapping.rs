@@ -1,0 +1,349 @@
+//! Declarative mappings: how each SCIM resource type maps onto the backend's REST API.
+//!
+//! A mapping set is two YAML files (`users.yaml`, `groups.yaml`) in one folder per backend.
+//! They are parsed (`file.rs`), compiled and checked (`compile.rs`) once at start-up into an
+//! immutable [`ResourceMapping`] that request code shares through an `Arc`; nothing is parsed
+//! per request. `convert.rs` moves values between SCIM resources and backend records and
+//! `pushdown.rs` turns SCIM filters into backend query parameters.
+
+pub mod compile;
+pub mod convert;
+pub mod file;
+pub mod path;
+pub mod pushdown;
+pub mod target;
+pub mod template;
+pub mod transform;
+
+use std::path::{Path, PathBuf};
+
+use hyper::Method;
+use serde_json::Value;
+
+use crate::scim::error::ScimType;
+use crate::scim::filter::CompareOp;
+use crate::scim::schema::{AttrType, Mutability, ResourceSchema};
+use path::BackendPath;
+use target::ScimTarget;
+use template::{JsonTemplate, Template};
+use transform::Transform;
+
+pub use compile::{compile_mapping, MappingProblem};
+
+/// The two resource types a tenant serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    User,
+    Group,
+}
+
+impl ResourceKind {
+    /// `User` / `Group`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
+
+    /// `/Users` / `/Groups`.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            ResourceKind::User => "/Users",
+            ResourceKind::Group => "/Groups",
+        }
+    }
+}
+
+/// The compiled mappings of one backend.
+#[derive(Debug)]
+pub struct MappingSet {
+    pub users: ResourceMapping,
+    pub groups: ResourceMapping,
+}
+
+impl MappingSet {
+    /// The mapping of one resource type.
+    pub fn get(&self, kind: ResourceKind) -> &ResourceMapping {
+        match kind {
+            ResourceKind::User => &self.users,
+            ResourceKind::Group => &self.groups,
+        }
+    }
+
+    /// Loads `users.yaml` and `groups.yaml` from a folder, reporting every problem at once.
+    pub fn load_dir(dir: &Path) -> Result<MappingSet, Vec<MappingProblem>> {
+        let read = |name: &str| -> Result<(PathBuf, String), MappingProblem> {
+            let file = dir.join(name);
+            std::fs::read_to_string(&file)
+                .map(|text| (file.clone(), text))
+                .map_err(|e| MappingProblem::new(&file, None, format!("cannot read: {e}")))
+        };
+        let mut problems = Vec::new();
+        let users = read("users.yaml");
+        let groups = read("groups.yaml");
+        let compile = |r: Result<(PathBuf, String), MappingProblem>,
+                       kind,
+                       problems: &mut Vec<MappingProblem>| match r {
+            Ok((file, text)) => match compile_mapping(&file, &text, kind) {
+                Ok(m) => Some(m),
+                Err(mut p) => {
+                    problems.append(&mut p);
+                    None
+                }
+            },
+            Err(p) => {
+                problems.push(p);
+                None
+            }
+        };
+        let users = compile(users, ResourceKind::User, &mut problems);
+        let groups = compile(groups, ResourceKind::Group, &mut problems);
+        match (users, groups) {
+            (Some(users), Some(groups)) if problems.is_empty() => Ok(MappingSet { users, groups }),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// One resource type's compiled mapping.
+#[derive(Debug)]
+pub struct ResourceMapping {
+    pub kind: ResourceKind,
+    /// The schema as published: only what this mapping really supports.
+    pub schema: ResourceSchema,
+    pub id: IdField,
+    pub meta: MetaFields,
+    /// Path of the record inside single-record responses.
+    pub envelope_record: Option<BackendPath>,
+    /// Key that wraps request bodies.
+    pub request_key: Option<String>,
+    pub get: Call,
+    pub list: ListCall,
+    pub create: CreateCall,
+    pub update: UpdateCall,
+    pub delete: DeleteCall,
+    pub attributes: Vec<AttributeMapping>,
+    pub pushdown: Vec<PushdownRule>,
+    pub members: Option<MembersMapping>,
+    pub errors: Vec<ErrorMapping>,
+}
+
+impl ResourceMapping {
+    /// Attribute mappings the gateway checks for uniqueness itself.
+    pub fn unique_attributes(&self) -> impl Iterator<Item = &AttributeMapping> {
+        self.attributes.iter().filter(|a| a.unique)
+    }
+}
+
+/// Where the backend id is and how it is typed in JSON bodies.
+#[derive(Debug, Clone)]
+pub struct IdField {
+    pub path: BackendPath,
+    pub integer: bool,
+}
+
+impl IdField {
+    /// The JSON form of an id for request bodies, or `None` if it cannot be a backend id.
+    pub fn to_json(&self, id: &str) -> Option<Value> {
+        if self.integer {
+            id.parse::<u64>().ok().map(Value::from)
+        } else if id.is_empty() {
+            None
+        } else {
+            Some(Value::String(id.to_owned()))
+        }
+    }
+
+    /// Reads the id of a record as text.
+    pub fn read(&self, record: &Value) -> Option<String> {
+        match self.path.read(record)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Backend fields for `meta`.
+#[derive(Debug, Clone, Default)]
+pub struct MetaFields {
+    pub created: Option<BackendPath>,
+    pub last_modified: Option<BackendPath>,
+    pub version: Option<BackendPath>,
+}
+
+/// One backend HTTP call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub body: Option<JsonTemplate>,
+}
+
+/// The list call with its paging and total.
+#[derive(Debug, Clone)]
+pub struct ListCall {
+    pub call: Call,
+    pub records: BackendPath,
+    pub paging: Paging,
+    pub total: Total,
+}
+
+/// How the backend pages lists.
+#[derive(Debug, Clone)]
+pub enum Paging {
+    /// One call returns everything.
+    None,
+    /// `page` + `size` parameters; pages are numbered from `first`.
+    Page {
+        page_param: String,
+        size_param: String,
+        first: u64,
+        max_size: u64,
+    },
+    /// `offset` (zero-based) + `limit` parameters.
+    Offset {
+        offset_param: String,
+        limit_param: String,
+        max_size: u64,
+    },
+}
+
+impl Paging {
+    /// The largest page the backend serves (`None` = unbounded).
+    pub fn max_size(&self) -> Option<u64> {
+        match self {
+            Paging::None => None,
+            Paging::Page { max_size, .. } | Paging::Offset { max_size, .. } => Some(*max_size),
+        }
+    }
+}
+
+/// Where a list's total count comes from.
+#[derive(Debug, Clone)]
+pub enum Total {
+    Header(String),
+    Body(BackendPath),
+    Counted,
+}
+
+/// How the created record's id is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateResponse {
+    /// The body is the new record.
+    Record,
+    /// The id is the last segment of the `Location` header; read back afterwards.
+    Location,
+    /// The body holds the id but not the whole record; read back afterwards.
+    IdOnly,
+}
+
+/// The create call.
+#[derive(Debug, Clone)]
+pub struct CreateCall {
+    pub call: Call,
+    pub response: CreateResponse,
+}
+
+/// How updates are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateStyle {
+    /// The whole merged record (read-merge-write).
+    Replace,
+    /// Only the fields that changed.
+    Merge,
+}
+
+/// The update call.
+#[derive(Debug, Clone)]
+pub struct UpdateCall {
+    pub call: Call,
+    pub style: UpdateStyle,
+}
+
+/// How deletes are carried out.
+#[derive(Debug, Clone)]
+pub enum DeleteCall {
+    Delete(Call),
+    /// An update call with this body (e.g. `{"deleted": true}`).
+    Soft(Call),
+    Refuse,
+}
+
+/// Which way an attribute flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Both,
+    ReadOnly,
+    WriteOnly,
+}
+
+/// One SCIM attribute ↔ backend field.
+#[derive(Debug, Clone)]
+pub struct AttributeMapping {
+    /// The key as written in the mapping file (for messages).
+    pub key: String,
+    pub target: ScimTarget,
+    /// Backend field (absent for read-only constants).
+    pub backend: Option<BackendPath>,
+    pub direction: Direction,
+    pub transform: Transform,
+    /// Written on create when the client sent nothing.
+    pub default: Option<Value>,
+    /// Always this value.
+    pub constant: Option<Value>,
+    /// Backend value computed from other SCIM attributes.
+    pub template: Option<Template>,
+    /// Mutability the mapping declares (e.g. `immutable`), overriding the schema's.
+    pub mutability: Option<Mutability>,
+    pub unique: bool,
+}
+
+impl AttributeMapping {
+    /// Whether reads copy this backend field into SCIM.
+    pub fn reads(&self) -> bool {
+        self.direction != Direction::WriteOnly
+    }
+
+    /// Whether writes copy this SCIM value to the backend.
+    pub fn writes(&self) -> bool {
+        self.direction != Direction::ReadOnly
+    }
+
+    /// The SCIM type of the mapped value.
+    pub fn scim_type(&self) -> AttrType {
+        self.target.value_type
+    }
+}
+
+/// One filter the backend answers: attribute + operator → query parameters.
+#[derive(Debug, Clone)]
+pub struct PushdownRule {
+    /// [`ScimTarget::key`] of the attribute.
+    pub key: String,
+    pub operator: CompareOp,
+    pub query: Vec<(String, Template)>,
+}
+
+/// Group membership as a sub-resource or separate collection.
+#[derive(Debug, Clone)]
+pub struct MembersMapping {
+    pub list: ListCall,
+    pub member: BackendPath,
+    pub member_integer: bool,
+    pub add: Call,
+    pub remove: Call,
+}
+
+/// Backend status (and optional body text) → SCIM error.
+#[derive(Debug, Clone)]
+pub struct ErrorMapping {
+    pub status: u16,
+    pub body_contains: Option<String>,
+    pub scim_status: u16,
+    pub scim_type: Option<ScimType>,
+    pub detail: Option<String>,
+    pub detail_from: Option<BackendPath>,
+}

@@ -1,0 +1,173 @@
+//! Moves values between SCIM resources and backend records, following a [`ResourceMapping`].
+
+use serde_json::{json, Map, Value};
+
+use super::target::get_ci;
+use super::template::value_text;
+use super::{Direction, ResourceMapping};
+use crate::scim::error::ScimError;
+
+impl ResourceMapping {
+    /// Takes the record out of a single-record response envelope.
+    pub fn unwrap_record(&self, body: Value) -> Value {
+        match &self.envelope_record {
+            Some(path) => path.read(&body).cloned().unwrap_or(Value::Null),
+            None => body,
+        }
+    }
+
+    /// Wraps a request body in the configured envelope key.
+    pub fn wrap_request(&self, record: Value) -> Value {
+        match &self.request_key {
+            Some(key) => json!({ key.clone(): record }),
+            None => record,
+        }
+    }
+
+    /// Backend record → SCIM resource (members are added by the caller).
+    ///
+    /// `base_url` is the tenant's SCIM base URL, used for `meta.location`. `None` when the
+    /// record has no readable id (not a record of this type).
+    pub fn to_scim(&self, record: &Value, base_url: &str) -> Option<(String, Value)> {
+        let id = self.id.read(record)?;
+        let mut resource = Value::Object(Map::new());
+        for m in self.attributes.iter().filter(|m| m.reads()) {
+            let raw = match (&m.constant, &m.backend) {
+                (Some(c), _) => Some(c),
+                (None, Some(path)) => path.read(record),
+                (None, None) => None,
+            };
+            if let Some(value) = raw.and_then(|v| m.transform.to_scim(v, m.scim_type())) {
+                m.target.set(&mut resource, value);
+            }
+        }
+        let mut schemas = vec![Value::String(self.schema.core.id.clone())];
+        for ext in &self.schema.extensions {
+            if get_ci(&resource, &ext.id)
+                .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+            {
+                schemas.push(Value::String(ext.id.clone()));
+            }
+        }
+        let mut meta = Map::new();
+        meta.insert("resourceType".into(), json!(self.kind.name()));
+        let stamp = |path: &Option<super::path::BackendPath>| {
+            path.as_ref()
+                .and_then(|p| p.read(record))
+                .and_then(|v| {
+                    super::transform::coerce_scim(v, crate::scim::schema::AttrType::DateTime)
+                })
+                .filter(|v| !v.is_null())
+        };
+        if let Some(created) = stamp(&self.meta.created) {
+            meta.insert("created".into(), created);
+        }
+        if let Some(modified) = stamp(&self.meta.last_modified) {
+            meta.insert("lastModified".into(), modified);
+        }
+        meta.insert(
+            "location".into(),
+            json!(format!("{base_url}{}/{id}", self.kind.endpoint())),
+        );
+        if let Value::Object(map) = &mut resource {
+            map.insert("schemas".into(), Value::Array(schemas));
+            map.insert("id".into(), Value::String(id.clone()));
+            map.insert("meta".into(), Value::Object(meta));
+        }
+        Some((id, resource))
+    }
+
+    /// SCIM resource → backend record.
+    ///
+    /// Starts from `current` (the backend's record, for updates) so unmapped backend fields
+    /// survive a read-merge-write, or from an empty object (create). Attributes absent from
+    /// `resource` are cleared, except write-only ones (a password the backend never returns
+    /// must not be wiped by an unrelated update).
+    pub fn to_record(&self, resource: &Value, current: Option<&Value>) -> Result<Value, ScimError> {
+        let creating = current.is_none();
+        let mut record = current
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        for m in self.attributes.iter().filter(|m| m.writes()) {
+            let Some(path) = &m.backend else { continue };
+            let mut value = if let Some(c) = &m.constant {
+                c.clone()
+            } else if let Some(t) = &m.template {
+                let vars = |name: &str| scim_var(resource, name);
+                t.render(&vars, super::template::Escape::None)
+                    .map(Value::String)
+                    .unwrap_or(Value::Null)
+            } else {
+                m.target.get(resource).cloned().unwrap_or(Value::Null)
+            };
+            if value.is_null() {
+                match (&m.default, creating, m.direction) {
+                    (Some(d), true, _) => value = d.clone(),
+                    (_, true, _) | (_, false, Direction::WriteOnly) => continue,
+                    _ => {}
+                }
+            }
+            let stored = m
+                .transform
+                .to_backend(&value)
+                .map_err(|e| ScimError::invalid_value(format!("{}: {e}", m.key)))?;
+            path.write(&mut record, stored)
+                .map_err(|e| ScimError::new(500, format!("mapping `{}`: {e}", m.key)))?;
+        }
+        Ok(record)
+    }
+
+    /// The fields of `new` that differ from `old`, for partial (merge-style) updates.
+    pub fn changed_fields(&self, old: &Value, new: &Value) -> Value {
+        let mut partial = Value::Object(Map::new());
+        for m in self.attributes.iter().filter(|m| m.writes()) {
+            let Some(path) = &m.backend else { continue };
+            // An absent field and a null one mean the same to every backend we front.
+            let before = path.read(old).filter(|v| !v.is_null());
+            let after = path.read(new).filter(|v| !v.is_null());
+            if before != after {
+                // Cannot fail: every written path was checked to be writable at load time.
+                let _ = path.write(&mut partial, after.cloned().unwrap_or(Value::Null));
+            }
+        }
+        partial
+    }
+
+    /// A SCIM error for a backend error answer, if a mapping rule matches.
+    pub fn map_error(&self, status: u16, body: &[u8]) -> Option<ScimError> {
+        let text = String::from_utf8_lossy(body);
+        let rule = self.errors.iter().find(|r| {
+            r.status == status
+                && r.body_contains
+                    .as_deref()
+                    .is_none_or(|needle| text.contains(needle))
+        })?;
+        let detail = rule
+            .detail
+            .clone()
+            .or_else(|| {
+                let doc: Value = serde_json::from_slice(body).ok()?;
+                let found = rule.detail_from.as_ref()?.read(&doc)?;
+                Some(value_text(found))
+            })
+            .unwrap_or_else(|| format!("the directory refused the request ({status})"));
+        Some(ScimError {
+            status: rule.scim_status,
+            scim_type: rule.scim_type,
+            detail,
+            retry_after: None,
+        })
+    }
+}
+
+/// Reads a template variable (a SCIM attribute path such as `name.givenName`) as JSON.
+fn scim_var(resource: &Value, name: &str) -> Option<Value> {
+    let (container, path) = match name.rfind(':') {
+        Some(i) => (get_ci(resource, &name[..i])?, &name[i + 1..]),
+        None => (resource, name),
+    };
+    let found = path
+        .split('.')
+        .try_fold(container, |cur, part| get_ci(cur, part))?;
+    (!found.is_null()).then(|| found.clone())
+}

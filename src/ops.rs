@@ -1,0 +1,331 @@
+//! SCIM operations as plain async functions: no HTTP types, only a tenant, a resource type
+//! and JSON. Each operation reads what it needs from the backend, computes the complete
+//! result in the gateway (so a bad request changes nothing), and only then writes.
+//!
+//! - `read.rs`: get by id and list/search (pushdown, bounded scan, paging).
+//! - `write.rs`: create, replace (PUT), patch and delete, with uniqueness and membership.
+
+mod read;
+mod write;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+
+use crate::backend::{BackendError, BackendRequest, BackendResponse};
+use crate::error::Error;
+use crate::mapping::template::{Escape, Vars};
+use crate::mapping::{Call, ListCall, Paging, ResourceKind, ResourceMapping, Total};
+use crate::scim::error::ScimError;
+use crate::tenant::Tenant;
+
+pub use read::{get, list};
+pub use write::{create, delete, patch, replace};
+
+/// Characters percent-encoded in query values (RFC 3986 unreserved are kept).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Per-request context.
+pub struct Ctx<'a> {
+    pub tenant: &'a Tenant,
+    /// Absolute SCIM base URL of this request, for `meta.location` and `$ref`.
+    pub base_url: String,
+    pub kind: ResourceKind,
+}
+
+impl<'a> Ctx<'a> {
+    /// The mapping of this request's resource type.
+    pub fn mapping(&self) -> &'a ResourceMapping {
+        self.tenant.mappings.get(self.kind)
+    }
+
+    /// Renders and sends one mapped call; non-2xx answers become errors (mapped by the
+    /// mapping's error rules where one matches).
+    async fn send(
+        &self,
+        call: &Call,
+        vars: &dyn Vars,
+        extra_query: &[(String, String)],
+        body: Option<Value>,
+    ) -> Result<BackendResponse, Error> {
+        let request = render_call(call, vars, extra_query, body)?;
+        let response = self.tenant.backend.send(&request, &[]).await?;
+        if response.is_success() {
+            return Ok(response);
+        }
+        Err(self.refusal(&request, &response))
+    }
+
+    /// The error for a non-2xx answer.
+    fn refusal(&self, request: &BackendRequest, response: &BackendResponse) -> Error {
+        if let Some(mapped) = self.mapping().map_error(response.status, &response.body) {
+            return mapped.into();
+        }
+        BackendError::Status {
+            status: response.status,
+            method: request.method.to_string(),
+            path: request
+                .path_and_query
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            reason: short_reason(&response.body),
+            retry_after: response.retry_after(),
+        }
+        .into()
+    }
+
+    /// Fetches one record by id; `Ok(None)` when the backend says it does not exist.
+    async fn fetch_record(&self, id: &str) -> Result<Option<Value>, Error> {
+        let mapping = self.mapping();
+        let Some(id_json) = mapping.id.to_json(id) else {
+            return Ok(None);
+        };
+        let vars = |name: &str| (name == "id").then(|| id_json.clone());
+        let request = render_call(&mapping.get, &vars, &[], None)?;
+        let response = self.tenant.backend.send(&request, &[]).await?;
+        if response.status == 404 || response.status == 410 {
+            return Ok(None);
+        }
+        if !response.is_success() {
+            return Err(self.refusal(&request, &response));
+        }
+        let body = response
+            .json()
+            .map_err(|reason| bad_answer(&request, reason))?;
+        let record = mapping.unwrap_record(body);
+        Ok(record.is_object().then_some(record))
+    }
+
+    /// The record or a 404 naming the resource.
+    async fn require_record(&self, id: &str) -> Result<Value, Error> {
+        self.fetch_record(id)
+            .await?
+            .ok_or_else(|| self.not_found(id))
+    }
+
+    fn not_found(&self, id: &str) -> Error {
+        ScimError::not_found(format!("{} {id} not found", self.kind.name())).into()
+    }
+
+    /// Fetches one backend page: `size` records starting at zero-based `offset`.
+    async fn fetch_page(
+        &self,
+        list: &ListCall,
+        vars: &dyn Vars,
+        params: &[(String, String)],
+        offset: u64,
+        size: u64,
+    ) -> Result<Page, Error> {
+        let mut query = params.to_vec();
+        match &list.paging {
+            Paging::None => {}
+            Paging::Page {
+                page_param,
+                size_param,
+                first,
+                ..
+            } => {
+                query.push((
+                    page_param.clone(),
+                    (offset / size.max(1) + first).to_string(),
+                ));
+                query.push((size_param.clone(), size.to_string()));
+            }
+            Paging::Offset {
+                offset_param,
+                limit_param,
+                ..
+            } => {
+                query.push((offset_param.clone(), offset.to_string()));
+                query.push((limit_param.clone(), size.to_string()));
+            }
+        }
+        let request = render_call(&list.call, vars, &query, None)?;
+        let response = self.tenant.backend.send(&request, &[]).await?;
+        if !response.is_success() {
+            return Err(self.refusal(&request, &response));
+        }
+        let body = response
+            .json()
+            .map_err(|reason| bad_answer(&request, reason))?;
+        let records = match list.records.read(&body) {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::Null) | None if body.is_null() => Vec::new(),
+            _ => {
+                return Err(bad_answer(
+                    &request,
+                    format!("no record array at `{}`", list.records),
+                ))
+            }
+        };
+        let total = match &list.total {
+            Total::Header(name) => response.header(name).and_then(|v| v.trim().parse().ok()),
+            Total::Body(path) => path.read(&body).and_then(Value::as_u64),
+            Total::Counted => None,
+        };
+        Ok(Page { records, total })
+    }
+
+    /// Every record of a list call (all pages), up to `cap` records.
+    async fn fetch_all(
+        &self,
+        list: &ListCall,
+        vars: &dyn Vars,
+        params: &[(String, String)],
+        cap: u64,
+    ) -> Result<Option<Vec<Value>>, Error> {
+        let size = list.paging.max_size().unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.fetch_page(list, vars, params, offset, size).await?;
+            let got = page.records.len() as u64;
+            out.extend(page.records);
+            if out.len() as u64 > cap {
+                return Ok(None);
+            }
+            let done = matches!(list.paging, Paging::None)
+                || got < size
+                || got == 0
+                || page.total.is_some_and(|t| out.len() as u64 >= t);
+            if done {
+                return Ok(Some(out));
+            }
+            offset += got;
+        }
+    }
+
+    /// The membership records of a group as `(member id, record)`, in backend order.
+    async fn members_of(&self, group_id: &Value) -> Result<Vec<(String, Value)>, Error> {
+        let Some(members) = &self.tenant.mappings.groups.members else {
+            return Ok(Vec::new());
+        };
+        let vars = |name: &str| (name == "id").then(|| group_id.clone());
+        let records = self
+            .fetch_all(&members.list, &vars, &[], u64::MAX)
+            .await?
+            .unwrap_or_default();
+        Ok(records
+            .into_iter()
+            .filter_map(|r| {
+                let id = match members.member.read(&r)? {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((id, r))
+            })
+            .collect())
+    }
+
+    /// SCIM `members` values for member ids.
+    fn member_values<'i>(&self, ids: impl Iterator<Item = &'i String>) -> Value {
+        Value::Array(
+            ids.map(|id| {
+                json!({
+                    "value": id,
+                    "$ref": format!("{}/Users/{id}", self.base_url),
+                    "type": "User",
+                })
+            })
+            .collect(),
+        )
+    }
+}
+
+/// One backend page.
+struct Page {
+    records: Vec<Value>,
+    total: Option<u64>,
+}
+
+/// Renders a mapped call into a request.
+fn render_call(
+    call: &Call,
+    vars: &dyn Vars,
+    extra_query: &[(String, String)],
+    body: Option<Value>,
+) -> Result<BackendRequest, Error> {
+    let template_error =
+        |e: String| Error::from(ScimError::new(500, format!("mapping template: {e}")));
+    let mut path = call
+        .path
+        .render(vars, Escape::PathSegment)
+        .map_err(template_error)?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (name, t) in &call.query {
+        pairs.push((
+            name.clone(),
+            t.render(vars, Escape::None).map_err(template_error)?,
+        ));
+    }
+    pairs.extend(extra_query.iter().cloned());
+    if !pairs.is_empty() {
+        path.push(if path.contains('?') { '&' } else { '?' });
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, QUERY_VALUE),
+                    utf8_percent_encode(v, QUERY_VALUE)
+                )
+            })
+            .collect();
+        path.push_str(&encoded.join("&"));
+    }
+    let body = match (&call.body, body) {
+        (_, Some(b)) => Some(b),
+        (Some(t), None) => Some(t.render(vars).map_err(template_error)?),
+        (None, None) => None,
+    };
+    Ok(BackendRequest {
+        method: call.method.clone(),
+        path_and_query: path,
+        body,
+    })
+}
+
+fn bad_answer(request: &BackendRequest, reason: String) -> Error {
+    BackendError::BadAnswer {
+        method: request.method.to_string(),
+        path: request
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        reason,
+    }
+    .into()
+}
+
+/// A short excerpt of a backend error body for operators: the `message`/`error` field of a
+/// JSON body when there is one, else the first line of text, cut to 160 characters.
+fn short_reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|doc| {
+        ["message", "detail", "error", "title"]
+            .iter()
+            .find_map(|k| {
+                let v = doc.get(*k)?;
+                match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => o.get("message").and_then(Value::as_str).map(str::to_owned),
+                    _ => None,
+                }
+            })
+    });
+    let reason = from_json.unwrap_or_else(|| text.lines().next().unwrap_or_default().to_owned());
+    let reason: String = reason.chars().take(160).collect();
+    if reason.trim().is_empty() {
+        "no details".into()
+    } else {
+        reason
+    }
+}

@@ -1,0 +1,445 @@
+//! Writes: create, replace (PUT), patch and delete.
+//!
+//! Every write computes the complete new resource first (canonicalise, apply PATCH, check
+//! mutability, required attributes and uniqueness, verify new members exist) and only then
+//! calls the backend, so a rejected request changes nothing. Membership changes are sent
+//! as the difference between the old and the new member set.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::Ctx;
+use crate::error::Error;
+use crate::mapping::template::Vars;
+use crate::mapping::{CreateResponse, DeleteCall, ResourceKind, UpdateStyle};
+use crate::scim::attr::AttrPath;
+use crate::scim::dialect::Normalisations;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{CompValue, CompareOp, Filter};
+use crate::scim::patch::{apply_patch, parse_patch_request};
+use crate::scim::query::ListQuery;
+use crate::scim::resource::{canonicalize, check_immutable, check_required};
+
+/// `POST /{Resources}`: returns the created resource.
+pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
+    let mapping = ctx.mapping();
+    let mut applied = Normalisations::default();
+    let resource = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
+    check_required(&resource, &mapping.schema)?;
+    let new_members = member_ids(&resource);
+    ctx.verify_users_exist(&new_members).await?;
+    let record = mapping.to_record(&resource, None)?;
+
+    let guard = ctx.unique_guard().await;
+    ctx.ensure_unique(&resource, None, None).await?;
+    let no_vars = |_: &str| None;
+    let response = ctx
+        .send(
+            &mapping.create.call,
+            &no_vars,
+            &[],
+            Some(mapping.wrap_request(record)),
+        )
+        .await?;
+    drop(guard);
+
+    let created = match mapping.create.response {
+        CreateResponse::Record => {
+            let body = response.json().unwrap_or(Value::Null);
+            let record = mapping.unwrap_record(body);
+            if mapping.id.read(&record).is_some() {
+                Some(record)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let record = match created {
+        Some(record) => record,
+        None => {
+            let id = match mapping.create.response {
+                CreateResponse::Location => response
+                    .header("location")
+                    .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+                    .map(str::to_owned),
+                _ => response
+                    .json()
+                    .ok()
+                    .map(|b| mapping.unwrap_record(b))
+                    .and_then(|r| mapping.id.read(&r)),
+            }
+            .ok_or_else(|| {
+                ScimError::new(
+                    502,
+                    "the directory created the resource but did not say its id",
+                )
+            })?;
+            ctx.require_record(&id).await?
+        }
+    };
+    let (id, mut created) = mapping
+        .to_scim(&record, &ctx.base_url)
+        .ok_or_else(|| ScimError::new(502, "the directory returned a record without an id"))?;
+    if mapping.members.is_some() {
+        let id_json = mapping.id.to_json(&id).unwrap_or(Value::String(id.clone()));
+        if let Err(e) = ctx.add_members(&id_json, &new_members).await {
+            // Leave nothing half-made behind: the client will retry the whole create.
+            let _ = ctx.delete_record(&id).await;
+            return Err(e);
+        }
+        if let Value::Object(map) = &mut created {
+            map.insert("members".into(), ctx.member_values(new_members.iter()));
+        }
+    }
+    tracing::info!(op = "create", resource = ctx.kind.name(), %id, "Audit: resource created.");
+    Ok(created)
+}
+
+/// `PUT /{Resources}/{id}`: replaces the resource.
+pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error> {
+    let mapping = ctx.mapping();
+    let record = ctx.require_record(id).await?;
+    let current = ctx
+        .resource_from(&record, ctx.kind == ResourceKind::Group)
+        .await?;
+    let mut applied = Normalisations::default();
+    let new = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
+    ctx.update(id, &record, &current, new).await
+}
+
+/// `PATCH /{Resources}/{id}`: applies a PatchOp atomically; returns the new resource.
+pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error> {
+    let mapping = ctx.mapping();
+    let mut applied = Normalisations::default();
+    let ops = parse_patch_request(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
+    let touches_members = ctx.kind == ResourceKind::Group
+        && ops.iter().any(|op| match &op.path {
+            Some(path) => path.attr.name.eq_ignore_ascii_case("members"),
+            None => op.value.as_ref().is_some_and(|v| {
+                v.as_object()
+                    .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")))
+            }),
+        });
+    let record = ctx.require_record(id).await?;
+    let current = ctx.resource_from(&record, touches_members).await?;
+    let new = apply_patch(
+        &current,
+        &ops,
+        &mapping.schema,
+        &ctx.tenant.dialect,
+        &mut applied,
+    )?;
+    if !applied.is_empty() {
+        tracing::debug!(rules = ?applied, "Dialect normalisations applied.");
+    }
+    // When members were not read, neither side has them, so no membership change follows.
+    ctx.update(id, &record, &current, new).await
+}
+
+/// `DELETE /{Resources}/{id}`.
+pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
+    if matches!(ctx.mapping().delete, DeleteCall::Refuse) {
+        return Err(ScimError::new(
+            405,
+            format!(
+                "this directory does not allow deleting {}s",
+                ctx.kind.name()
+            ),
+        )
+        .into());
+    }
+    if ctx.fetch_record(id).await?.is_none() {
+        return Err(ctx.not_found(id));
+    }
+    ctx.delete_record(id).await?;
+    tracing::info!(op = "delete", resource = ctx.kind.name(), %id, "Audit: resource deleted.");
+    Ok(())
+}
+
+/// The `value`s of a resource's `members`, deduplicated, in order.
+fn member_ids(resource: &Value) -> Vec<String> {
+    let mut seen = HashSet::new();
+    resource
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|m| match m.get("value")? {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .filter(|id| seen.insert(id.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Names of the top-level attributes that differ between two resources (for the audit log).
+fn changed_attributes(old: &Value, new: &Value) -> Vec<String> {
+    let (Some(o), Some(n)) = (old.as_object(), new.as_object()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = o
+        .keys()
+        .chain(n.keys())
+        .filter(|k| !matches!(k.as_str(), "meta" | "schemas" | "id"))
+        .filter(|k| o.get(*k) != n.get(*k))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+impl Ctx<'_> {
+    /// The shared write path of PUT and PATCH.
+    async fn update(
+        &self,
+        id: &str,
+        record: &Value,
+        current: &Value,
+        mut new: Value,
+    ) -> Result<Value, Error> {
+        let mapping = self.mapping();
+        if let Value::Object(map) = &mut new {
+            map.insert("id".into(), Value::String(id.to_owned()));
+        }
+        check_immutable(current, &new, &mapping.schema)?;
+        check_required(&new, &mapping.schema)?;
+        let old_members = member_ids(current);
+        let new_members = member_ids(&new);
+        let added: Vec<String> = new_members
+            .iter()
+            .filter(|m| !old_members.contains(m))
+            .cloned()
+            .collect();
+        let removed: Vec<String> = old_members
+            .iter()
+            .filter(|m| !new_members.contains(m))
+            .cloned()
+            .collect();
+        self.verify_users_exist(&added).await?;
+        let new_record = mapping.to_record(&new, Some(record))?;
+
+        let changed = changed_attributes(current, &new);
+        let mut stored = record.clone();
+        if new_record != *record {
+            let guard = self.unique_guard().await;
+            self.ensure_unique(&new, Some(id), Some(current)).await?;
+            let body = match mapping.update.style {
+                UpdateStyle::Replace => new_record.clone(),
+                UpdateStyle::Merge => mapping.changed_fields(record, &new_record),
+            };
+            let id_json = mapping
+                .id
+                .to_json(id)
+                .unwrap_or(Value::String(id.to_owned()));
+            let vars = |name: &str| (name == "id").then(|| id_json.clone());
+            let response = self
+                .send(
+                    &mapping.update.call,
+                    &vars,
+                    &[],
+                    Some(mapping.wrap_request(body)),
+                )
+                .await?;
+            drop(guard);
+            let returned = response.json().ok().map(|b| mapping.unwrap_record(b));
+            stored = match returned {
+                Some(r) if mapping.id.read(&r).is_some() => r,
+                _ => new_record,
+            };
+        }
+        if mapping.members.is_some() && (!added.is_empty() || !removed.is_empty()) {
+            let id_json = mapping
+                .id
+                .to_json(id)
+                .unwrap_or(Value::String(id.to_owned()));
+            self.add_members(&id_json, &added).await?;
+            self.remove_members(&id_json, &removed).await?;
+        }
+        if !changed.is_empty() {
+            tracing::info!(op = "update", resource = self.kind.name(), %id, changed = ?changed, "Audit: resource updated.");
+        }
+        let (_, mut resource) = mapping
+            .to_scim(&stored, &self.base_url)
+            .ok_or_else(|| ScimError::new(502, "the directory returned a record without an id"))?;
+        if current.get("members").is_some() {
+            if let Value::Object(map) = &mut resource {
+                map.insert("members".into(), self.member_values(new_members.iter()));
+            }
+        }
+        Ok(resource)
+    }
+
+    /// Holds the uniqueness guard when the mapping has gateway-enforced unique attributes.
+    async fn unique_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.mapping().unique_attributes().next().is_some() {
+            Some(self.tenant.unique_guard.lock().await)
+        } else {
+            None
+        }
+    }
+
+    /// 409 when another resource already has a value of a gateway-unique attribute.
+    async fn ensure_unique(
+        &self,
+        resource: &Value,
+        own_id: Option<&str>,
+        previous: Option<&Value>,
+    ) -> Result<(), Error> {
+        let mapping = self.mapping();
+        for m in mapping.unique_attributes() {
+            let Some(Value::String(value)) = m.target.get(resource) else {
+                continue;
+            };
+            let unchanged = previous
+                .and_then(|p| m.target.get(p))
+                .and_then(Value::as_str)
+                .is_some_and(|old| old.eq_ignore_ascii_case(value));
+            if unchanged {
+                continue;
+            }
+            let filter = Filter::Compare {
+                path: AttrPath {
+                    urn: m.target.extension.clone(),
+                    name: m.target.attr.clone(),
+                    sub: m.target.sub.clone(),
+                },
+                op: CompareOp::Eq,
+                value: CompValue::Str(value.clone()),
+            };
+            let query = ListQuery {
+                filter: Some(filter),
+                start_index: 1,
+                count: 2,
+                ..ListQuery::default()
+            };
+            let (_, found) = self.search(&query).await?;
+            let clash = found
+                .iter()
+                .any(|r| r.get("id").and_then(Value::as_str) != own_id);
+            if clash {
+                return Err(ScimError::uniqueness(format!(
+                    "{} {value:?} is already taken",
+                    m.target.attr
+                ))
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// 400 unless every id names an existing User (checked before any write).
+    async fn verify_users_exist(&self, ids: &[String]) -> Result<(), Error> {
+        if ids.is_empty() || self.kind != ResourceKind::Group {
+            return Ok(());
+        }
+        let users = Ctx {
+            tenant: self.tenant,
+            base_url: self.base_url.clone(),
+            kind: ResourceKind::User,
+        };
+        for id in ids {
+            if users.fetch_record(id).await?.is_none() {
+                return Err(ScimError::invalid_value(format!(
+                    "member {id:?} is not an existing User"
+                ))
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_members(&self, group_id: &Value, ids: &[String]) -> Result<(), Error> {
+        let Some(members) = &self.tenant.mappings.groups.members else {
+            return Ok(());
+        };
+        for id in ids {
+            let member = member_json(id, members.member_integer);
+            let vars = |name: &str| match name {
+                "id" => Some(group_id.clone()),
+                "member" => Some(member.clone()),
+                _ => None,
+            };
+            self.send(&members.add, &vars, &[], None).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_members(&self, group_id: &Value, ids: &[String]) -> Result<(), Error> {
+        let Some(members) = &self.tenant.mappings.groups.members else {
+            return Ok(());
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let needs_records = members
+            .remove
+            .path
+            .variables()
+            .any(|v| v.starts_with("record."));
+        let records = if needs_records {
+            self.members_of(group_id).await?
+        } else {
+            ids.iter().map(|id| (id.clone(), Value::Null)).collect()
+        };
+        for (id, record) in records.iter().filter(|(id, _)| ids.contains(id)) {
+            let member = member_json(id, members.member_integer);
+            let vars = |name: &str| match name {
+                "id" => Some(group_id.clone()),
+                "member" => Some(member.clone()),
+                other => other
+                    .strip_prefix("record.")
+                    .and_then(|field| field.split('.').try_fold(record, |cur, k| cur.get(k)))
+                    .cloned(),
+            };
+            match self
+                .send(&members.remove, &vars as &dyn Vars, &[], None)
+                .await
+            {
+                Ok(_) => {}
+                // Already gone: the intended state is reached.
+                Err(Error::Backend(crate::backend::BackendError::Status {
+                    status: 404, ..
+                })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the delete (or soft-delete) call for an id.
+    async fn delete_record(&self, id: &str) -> Result<(), Error> {
+        let mapping = self.mapping();
+        let id_json = mapping
+            .id
+            .to_json(id)
+            .unwrap_or(Value::String(id.to_owned()));
+        let vars = |name: &str| (name == "id").then(|| id_json.clone());
+        match &mapping.delete {
+            DeleteCall::Delete(call) | DeleteCall::Soft(call) => {
+                match self.send(call, &vars, &[], None).await {
+                    Ok(_) => Ok(()),
+                    Err(Error::Backend(crate::backend::BackendError::Status {
+                        status: 404,
+                        ..
+                    })) => Err(self.not_found(id)),
+                    Err(e) => Err(e),
+                }
+            }
+            DeleteCall::Refuse => Err(ScimError::new(405, "deletes are not allowed").into()),
+        }
+    }
+}
+
+fn member_json(id: &str, integer: bool) -> Value {
+    match (integer, id.parse::<u64>()) {
+        (true, Ok(n)) => Value::from(n),
+        _ => Value::String(id.to_owned()),
+    }
+}

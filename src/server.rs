@@ -1,0 +1,125 @@
+//! The SCIM HTTP server: the route table, authentication, and serving with graceful shutdown.
+//!
+//! Endpoints under each tenant's base path (RFC 7644 §3.2):
+//!
+//! | path | methods |
+//! |---|---|
+//! | `/Users`, `/Groups` | GET (list, §3.4.2), POST (create, §3.3) |
+//! | `/Users/{id}`, `/Groups/{id}` | GET (§3.4.1), PUT (§3.5.1), PATCH (§3.5.2), DELETE (§3.6) |
+//! | `/ServiceProviderConfig` | GET (§4) |
+//! | `/ResourceTypes`, `/ResourceTypes/{name}` | GET (§4) |
+//! | `/Schemas`, `/Schemas/{urn}` | GET (§4) |
+
+mod discovery;
+mod extract;
+mod handlers;
+
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use std::future::Future;
+
+use crate::mapping::ResourceKind;
+use crate::scim::error::ScimError;
+use crate::tenant::SharedTenant;
+
+/// The SCIM media type (RFC 7644 §8.1).
+pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
+
+/// The router for a set of tenants, each at its own base path.
+pub fn app(tenants: &[SharedTenant]) -> Router {
+    let mut router = Router::new();
+    for tenant in tenants {
+        router = router.nest(&tenant.base_path, tenant_routes(tenant.clone()));
+    }
+    router.fallback(handlers::unknown_route)
+}
+
+// Extractor types of the handler closures (closures need them spelled out).
+type T = State<SharedTenant>;
+type Id = Path<String>;
+type Body = Result<extract::ScimBody, ScimError>;
+
+fn tenant_routes(tenant: SharedTenant) -> Router {
+    let collection = |kind: ResourceKind| -> MethodRouter<SharedTenant> {
+        get(move |state: T, headers: HeaderMap, query: RawQuery| {
+            handlers::list(state, headers, query, kind)
+        })
+        .post(move |state: T, headers: HeaderMap, body: Body| {
+            handlers::create(state, headers, body, kind)
+        })
+        .fallback(handlers::method_not_allowed)
+    };
+    let item = |kind: ResourceKind| -> MethodRouter<SharedTenant> {
+        get(
+            move |state: T, headers: HeaderMap, id: Id, query: RawQuery| {
+                handlers::get(state, headers, id, query, kind)
+            },
+        )
+        .put(move |state: T, headers: HeaderMap, id: Id, body: Body| {
+            handlers::replace(state, headers, id, body, kind)
+        })
+        .patch(move |state: T, headers: HeaderMap, id: Id, body: Body| {
+            handlers::patch(state, headers, id, body, kind)
+        })
+        .delete(move |state: T, headers: HeaderMap, id: Id| {
+            handlers::delete(state, headers, id, kind)
+        })
+        .fallback(handlers::method_not_allowed)
+    };
+    let read_only = |r: MethodRouter<SharedTenant>| r.fallback(handlers::method_not_allowed);
+    Router::new()
+        .route("/Users", collection(ResourceKind::User))
+        .route("/Users/{id}", item(ResourceKind::User))
+        .route("/Groups", collection(ResourceKind::Group))
+        .route("/Groups/{id}", item(ResourceKind::Group))
+        .route(
+            "/ServiceProviderConfig",
+            read_only(get(discovery::service_provider_config)),
+        )
+        .route("/ResourceTypes", read_only(get(discovery::resource_types)))
+        .route(
+            "/ResourceTypes/{name}",
+            read_only(get(discovery::resource_type)),
+        )
+        .route("/Schemas", read_only(get(discovery::schemas)))
+        .route("/Schemas/{id}", read_only(get(discovery::schema)))
+        .route_layer(middleware::from_fn_with_state(tenant.clone(), authenticate))
+        .with_state(tenant)
+}
+
+/// Rejects requests without an accepted bearer token (401 with a SCIM body).
+async fn authenticate(
+    State(tenant): State<SharedTenant>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if tenant.tokens.accepts(header) {
+        next.run(request).await
+    } else {
+        ScimError::new(
+            401,
+            "a valid bearer token is required (Authorization: Bearer <Secret Token>)",
+        )
+        .into_response()
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

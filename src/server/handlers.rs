@@ -1,0 +1,141 @@
+//! Thin handlers: extract, call `ops`, answer in `application/scim+json`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{CONTENT_TYPE, HOST, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::extract::{query_pairs, ScimBody};
+use super::SCIM_MEDIA_TYPE;
+use crate::error::Error;
+use crate::mapping::ResourceKind;
+use crate::ops::{self, Ctx};
+use crate::scim::error::ScimError;
+use crate::scim::query::ListQuery;
+use crate::tenant::SharedTenant;
+
+/// A JSON body with the SCIM media type.
+pub fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
+    response
+}
+
+/// The absolute SCIM base URL of a request: `public_url` if configured, else from the
+/// `Host` (and `X-Forwarded-*`) headers.
+pub fn base_url(tenant: &SharedTenant, headers: &HeaderMap) -> String {
+    if let Some(url) = &tenant.public_url {
+        return url.clone();
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header("x-forwarded-host")
+        .or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()))
+        .unwrap_or("localhost");
+    let proto = header("x-forwarded-proto").unwrap_or("http");
+    format!("{proto}://{host}{}", tenant.base_path)
+}
+
+fn ctx<'a>(tenant: &'a SharedTenant, headers: &HeaderMap, kind: ResourceKind) -> Ctx<'a> {
+    Ctx {
+        tenant,
+        base_url: base_url(tenant, headers),
+        kind,
+    }
+}
+
+fn parse_query(tenant: &SharedTenant, raw: Option<&str>) -> Result<ListQuery, ScimError> {
+    ListQuery::parse(&query_pairs(raw), &tenant.limits)
+}
+
+pub async fn list(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    let query = parse_query(&tenant, raw.as_deref())?;
+    let body = ops::list(&ctx(&tenant, &headers, kind), &query).await?;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+pub async fn get(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    let query = parse_query(&tenant, raw.as_deref())?;
+    let body = ops::get(&ctx(&tenant, &headers, kind), &id, &query).await?;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+pub async fn create(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    body: Result<ScimBody, ScimError>,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    let ScimBody(body) = body?;
+    let created = ops::create(&ctx(&tenant, &headers, kind), &body).await?;
+    let mut response = scim_json(StatusCode::CREATED, &created);
+    if let Some(location) = created
+        .pointer("/meta/location")
+        .and_then(Value::as_str)
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn replace(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<ScimBody, ScimError>,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    let ScimBody(body) = body?;
+    let replaced = ops::replace(&ctx(&tenant, &headers, kind), &id, &body).await?;
+    Ok(scim_json(StatusCode::OK, &replaced))
+}
+
+pub async fn patch(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<ScimBody, ScimError>,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    let ScimBody(body) = body?;
+    let patched = ops::patch(&ctx(&tenant, &headers, kind), &id, &body).await?;
+    // Entra expects 204 for group PATCH and does not need the (possibly huge) member list.
+    Ok(match kind {
+        ResourceKind::Group => StatusCode::NO_CONTENT.into_response(),
+        ResourceKind::User => scim_json(StatusCode::OK, &patched),
+    })
+}
+
+pub async fn delete(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    ops::delete(&ctx(&tenant, &headers, kind), &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// 404 for any path that is not a SCIM endpoint.
+pub async fn unknown_route(uri: axum::http::Uri) -> ScimError {
+    ScimError::not_found(format!("no SCIM endpoint at {}", uri.path()))
+}
+
+/// 405 for a known endpoint and an unsupported method.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ScimError {
+    ScimError::new(405, format!("{method} is not supported on {}", uri.path()))
+}

@@ -1,0 +1,99 @@
+//! From validated settings to running tenants: load mappings, read token files, build the
+//! backend client. Every problem is collected so `check` and start-up report them together.
+
+use std::sync::Arc;
+
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::auth::{Secret, TokenSet};
+use crate::backend::BackendClient;
+use crate::config::{parse_duration, resolve_secret, Loaded};
+use crate::mapping::MappingSet;
+use crate::scim::filter::FilterLimits;
+use crate::scim::query::QueryLimits;
+use crate::tenant::{SharedTenant, Tenant};
+
+/// Builds the tenant described by the settings.
+pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
+    let s = &loaded.settings;
+    let mut problems = Vec::new();
+    let mappings = match MappingSet::load_dir(&loaded.mappings_dir()) {
+        Ok(m) => Some(m),
+        Err(list) => {
+            problems.extend(list.iter().map(ToString::to_string));
+            None
+        }
+    };
+    let mut tokens: Vec<Secret> = s
+        .auth
+        .tokens
+        .iter()
+        .map(|t| Secret::new(t.trim()))
+        .collect();
+    for file in &s.auth.token_files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => tokens.push(Secret::new(text.trim())),
+            Err(e) => problems.push(format!("auth.token_files: cannot read {file}: {e}")),
+        }
+    }
+    let tokens = TokenSet::new(tokens);
+    if tokens.is_empty() {
+        problems.push(
+            "auth: no bearer token configured (set auth.tokens, auth.token_files, SCIMGATE__AUTH__TOKENS or --token)"
+                .into(),
+        );
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in &s.backend.headers {
+        let parsed = resolve_secret(value).and_then(|v| {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| format!("bad header name: {e}"))?;
+            let mut v = HeaderValue::from_str(&v).map_err(|e| format!("bad header value: {e}"))?;
+            v.set_sensitive(true);
+            Ok((n, v))
+        });
+        match parsed {
+            Ok((n, v)) => {
+                headers.insert(n, v);
+            }
+            Err(e) => problems.push(format!("backend.headers.{name}: {e}")),
+        }
+    }
+    let timeout = parse_duration(&s.backend.timeout).unwrap_or_default();
+    let connect_timeout = parse_duration(&s.backend.connect_timeout).unwrap_or_default();
+    let backend = match BackendClient::new(&s.backend.url, timeout, connect_timeout, headers) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            problems.push(format!("backend.url: {e}"));
+            None
+        }
+    };
+    let (Some(mappings), Some(backend)) = (mappings, backend) else {
+        return Err(problems);
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let l = &s.limits;
+    Ok(Arc::new(Tenant {
+        name: "default".into(),
+        base_path: s.base_path.clone(),
+        public_url: (!s.public_url.is_empty())
+            .then(|| s.public_url.trim_end_matches('/').to_owned()),
+        tokens,
+        mappings,
+        backend,
+        dialect: s.dialect.clone(),
+        limits: QueryLimits {
+            filter: FilterLimits {
+                max_length: l.max_filter_length,
+                max_depth: l.max_filter_depth,
+            },
+            default_count: l.default_page_size,
+            max_count: l.max_page_size,
+        },
+        max_body_bytes: l.max_body_bytes,
+        max_scan: l.max_scan_records,
+        unique_guard: tokio::sync::Mutex::new(()),
+    }))
+}

@@ -1,0 +1,38 @@
+//! A tenant: one SCIM base path with its own tokens, mapping set and backend.
+//!
+//! Everything a request needs is reached from its [`Tenant`], which is immutable once built
+//! and shared through an `Arc`.
+
+use std::sync::Arc;
+
+use crate::auth::TokenSet;
+use crate::backend::BackendClient;
+use crate::mapping::MappingSet;
+use crate::scim::dialect::DialectOptions;
+use crate::scim::query::QueryLimits;
+
+/// The request-independent state of one tenant.
+#[derive(Debug)]
+pub struct Tenant {
+    /// Name used in logs and metric labels.
+    pub name: String,
+    /// SCIM base path, e.g. `/scim/v2`.
+    pub base_path: String,
+    /// Absolute base URL for `meta.location`; derived from the request's Host when unset.
+    pub public_url: Option<String>,
+    pub tokens: TokenSet,
+    pub mappings: MappingSet,
+    pub backend: BackendClient,
+    pub dialect: DialectOptions,
+    pub limits: QueryLimits,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most backend records a filter that the backend cannot answer may scan.
+    pub max_scan: u64,
+    /// Serialises check-then-create for attributes the gateway keeps unique itself, so two
+    /// concurrent creates of the same userName cannot both pass the check.
+    pub unique_guard: tokio::sync::Mutex<()>,
+}
+
+/// A shared tenant.
+pub type SharedTenant = Arc<Tenant>;
