@@ -40,8 +40,11 @@ demo() {
 
 json_server() {
   local out api state port
-  out="$("$ROOT/tests/backends/json-server/start.sh")"
-  api="$(sed -n 's/^API_URL=//p' <<<"$out")"; state="$(sed -n 's/^STATE_DIR=//p' <<<"$out")"
+  # A file, not $(...): the server keeps inherited descriptors open, and a capture would wait.
+  out="$(mktemp)"
+  "$ROOT/tests/backends/json-server/start.sh" >"$out"
+  api="$(sed -n 's/^API_URL=//p' "$out")"; state="$(sed -n 's/^STATE_DIR=//p' "$out")"
+  rm -f "$out"
   STATES+=("$state")
   port="$(free_port)"
   "$BIN" serve --config "$ROOT/config/json-server.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \

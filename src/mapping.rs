@@ -171,6 +171,8 @@ pub struct MetaFields {
     pub created: Option<BackendPath>,
     pub last_modified: Option<BackendPath>,
     pub version: Option<BackendPath>,
+    /// The gateway stamps `created` / `last_modified` on writes.
+    pub maintain: bool,
 }
 
 /// One backend HTTP call.

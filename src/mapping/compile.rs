@@ -164,7 +164,22 @@ fn compile_raw(
         created: opt_path(p, "meta.created", raw.meta.created.as_deref()),
         last_modified: opt_path(p, "meta.last_modified", raw.meta.last_modified.as_deref()),
         version: opt_path(p, "meta.version", raw.meta.version.as_deref()),
+        maintain: raw.meta.maintain,
     };
+    if meta.maintain {
+        for (key, path) in [
+            ("meta.created", &meta.created),
+            ("meta.last_modified", &meta.last_modified),
+        ] {
+            match path {
+                Some(p2) if !p2.is_writable() => {
+                    p.add(key, "must be a writable path when `maintain` is set")
+                }
+                None => p.add(key, "is required when `maintain` is set"),
+                _ => {}
+            }
+        }
+    }
     let envelope_record = opt_path(p, "envelope.record", raw.envelope.record.as_deref());
     let get = compile_call(p, "operations.get", &raw.operations.get);
     let list = compile_list(p, "operations.list", &raw.operations.list);

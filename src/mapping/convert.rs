@@ -117,6 +117,27 @@ impl ResourceMapping {
         Ok(record)
     }
 
+    /// Writes the gateway-maintained timestamps (when the mapping asks for them): both on
+    /// create, `last_modified` on update.
+    pub fn stamp(&self, record: &mut Value, creating: bool) {
+        if !self.meta.maintain {
+            return;
+        }
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let now = Value::String(super::transform::epoch_to_rfc3339(secs));
+        let targets = [
+            creating.then_some(&self.meta.created),
+            Some(&self.meta.last_modified),
+        ];
+        for path in targets.into_iter().flatten().flatten() {
+            // Checked writable at load time.
+            let _ = path.write(record, now.clone());
+        }
+    }
+
     /// The fields of `new` that differ from `old`, for partial (merge-style) updates.
     pub fn changed_fields(&self, old: &Value, new: &Value) -> Value {
         let mut partial = Value::Object(Map::new());

@@ -66,6 +66,9 @@ pub struct MetaSpec {
     pub created: Option<String>,
     pub last_modified: Option<String>,
     pub version: Option<String>,
+    /// The gateway writes `created` / `last_modified` itself (for backends without timestamps).
+    #[serde(default)]
+    pub maintain: bool,
 }
 
 /// Envelopes: where a record sits in a single-record body (request and response).

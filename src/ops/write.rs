@@ -29,7 +29,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     check_required(&resource, &mapping.schema)?;
     let new_members = member_ids(&resource);
     ctx.verify_users_exist(&new_members).await?;
-    let record = mapping.to_record(&resource, None)?;
+    let mut record = mapping.to_record(&resource, None)?;
+    mapping.stamp(&mut record, true);
 
     let guard = ctx.unique_guard().await;
     ctx.ensure_unique(&resource, None, None).await?;
@@ -223,13 +224,14 @@ impl Ctx<'_> {
             .cloned()
             .collect();
         self.verify_users_exist(&added).await?;
-        let new_record = mapping.to_record(&new, Some(record))?;
+        let mut new_record = mapping.to_record(&new, Some(record))?;
 
         let changed = changed_attributes(current, &new);
         let mut stored = record.clone();
         if new_record != *record {
             let guard = self.unique_guard().await;
             self.ensure_unique(&new, Some(id), Some(current)).await?;
+            mapping.stamp(&mut new_record, false);
             let body = match mapping.update.style {
                 UpdateStyle::Replace => new_record.clone(),
                 UpdateStyle::Merge => mapping.changed_fields(record, &new_record),
