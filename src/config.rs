@@ -186,9 +186,8 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
             s.base_path
         ));
     }
-    if !s.public_url.is_empty()
-        && !(s.public_url.starts_with("http://") || s.public_url.starts_with("https://"))
-    {
+    let url_ok = s.public_url.starts_with("http://") || s.public_url.starts_with("https://");
+    if !s.public_url.is_empty() && !url_ok {
         problems.push(format!(
             "public_url: {:?} must be an http(s) URL",
             s.public_url

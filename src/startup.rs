@@ -83,7 +83,7 @@ pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
         tokens,
         mappings,
         backend,
-        dialect: s.dialect.clone(),
+        dialect: s.dialect,
         limits: QueryLimits {
             filter: FilterLimits {
                 max_length: l.max_filter_length,

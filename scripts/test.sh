@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then runs every check.
+#
+#   scripts/test.sh
+#
+# 1. installs json-server 0.17.4 (and Node.js/npm from Debian if missing) into .cache/;
+# 2. cargo fmt --check and cargo clippy (-D warnings);
+# 3. cargo test with the real-backend tests (a real json-server is started per test);
+# 4. the shared acceptance cases (../shared/acceptance) against the demo directory and a
+#    real json-server, when ../shared exists beside the checkout.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/lib.sh
+
+if ! command -v curl >/dev/null 2>&1; then
+  log "installing curl"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends curl >/dev/null
+fi
+SCIMGATE_JSON_SERVER_BIN="$(scripts/install-json-server.sh 0.17.4)"
+export SCIMGATE_JSON_SERVER_BIN
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --quiet --all-targets --features real-backends -- -D warnings
+log "cargo test"
+cargo test --features real-backends
+log "shared acceptance cases"
+cargo build --quiet
+scripts/acceptance.sh demo json-server
