@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::config::{self, Overrides};
 use crate::demo::{DemoDirectory, Store};
 use crate::startup::build_tenant;
+use crate::tenant::SharedTenant;
 
 /// Exit code for bad usage or configuration (EX_USAGE / EX_CONFIG style).
 pub const EXIT_CONFIG: i32 = 64;
@@ -136,27 +137,32 @@ fn check(args: Args) -> i32 {
     }
 }
 
+/// Loads the settings, builds the tenant and binds the listener, reporting every problem.
+async fn start(
+    file: Option<&std::path::Path>,
+    overrides: &Overrides,
+) -> Result<(config::Loaded, SharedTenant, tokio::net::TcpListener), Vec<String>> {
+    let loaded = config::load(file, overrides)?;
+    crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
+    let tenant = build_tenant(&loaded)?;
+    let listener = tokio::net::TcpListener::bind(&loaded.settings.listen)
+        .await
+        .map_err(|e| {
+            vec![format!(
+                "listen: cannot bind {}: {e}",
+                loaded.settings.listen
+            )]
+        })?;
+    Ok((loaded, tenant, listener))
+}
+
 async fn serve(args: Args) -> i32 {
     let Some(file) = &args.config else {
         return report(&["serve needs --config FILE".into()]);
     };
-    let loaded = match config::load(Some(file), &overrides(&args)) {
-        Ok(l) => l,
+    let (loaded, tenant, listener) = match start(Some(file), &overrides(&args)).await {
+        Ok(started) => started,
         Err(problems) => return report(&problems),
-    };
-    crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
-    let tenant = match build_tenant(&loaded) {
-        Ok(t) => t,
-        Err(problems) => return report(&problems),
-    };
-    let listener = match tokio::net::TcpListener::bind(&loaded.settings.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            return report(&[format!(
-                "listen: cannot bind {}: {e}",
-                loaded.settings.listen
-            )])
-        }
     };
     tracing::info!(addr = %loaded.settings.listen, backend = %loaded.settings.backend.url, "Serving SCIM.");
     run_until_signal(listener, vec![tenant]).await
@@ -175,7 +181,6 @@ async fn demo(args: Args) -> i32 {
     tokio::spawn(directory.serve(dir_listener, std::future::pending()));
 
     let token = args.tokens.first().cloned().unwrap_or_else(random_token);
-    let mappings = args.mappings.clone().unwrap_or_else(default_demo_mappings);
     let overrides = Overrides {
         listen: Some(
             args.listen
@@ -184,25 +189,11 @@ async fn demo(args: Args) -> i32 {
         ),
         tokens: vec![token.clone()],
         backend_url: Some(format!("http://{dir_addr}")),
-        mappings: Some(mappings),
+        mappings: Some(args.mappings.clone().unwrap_or_else(default_demo_mappings)),
     };
-    let loaded = match config::load(args.config.as_deref(), &overrides) {
-        Ok(l) => l,
+    let (loaded, tenant, listener) = match start(args.config.as_deref(), &overrides).await {
+        Ok(started) => started,
         Err(problems) => return report(&problems),
-    };
-    crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
-    let tenant = match build_tenant(&loaded) {
-        Ok(t) => t,
-        Err(problems) => return report(&problems),
-    };
-    let listener = match tokio::net::TcpListener::bind(&loaded.settings.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            return report(&[format!(
-                "listen: cannot bind {}: {e}",
-                loaded.settings.listen
-            )])
-        }
     };
     let addr: SocketAddr = listener
         .local_addr()

@@ -67,12 +67,7 @@ impl<'a> Ctx<'a> {
         BackendError::Status {
             status: response.status,
             method: request.method.to_string(),
-            path: request
-                .path_and_query
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            path: request.path().to_owned(),
             reason: short_reason(&response.body),
             retry_after: response.retry_after(),
         }
@@ -294,12 +289,7 @@ fn render_call(
 fn bad_answer(request: &BackendRequest, reason: String) -> Error {
     BackendError::BadAnswer {
         method: request.method.to_string(),
-        path: request
-            .path_and_query
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+        path: request.path().to_owned(),
         reason,
     }
     .into()

@@ -16,7 +16,8 @@ mod handlers;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
+use tracing::Instrument;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
@@ -36,8 +37,46 @@ pub fn app(tenants: &[SharedTenant]) -> Router {
     for tenant in tenants {
         router = router.nest(&tenant.base_path, tenant_routes(tenant.clone()));
     }
-    router.fallback(handlers::unknown_route)
+    router
+        .fallback(handlers::unknown_route)
+        .layer(middleware::from_fn(log_request))
 }
+
+/// One span and one log line per request: request id (from `X-Request-Id` or generated,
+/// echoed in the response), method, path, status and duration. Never the query string
+/// (filter values are user data) and never headers (tokens).
+async fn log_request(mut request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:016x}", fastrand::u64(..)));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        request.headers_mut().insert(REQUEST_ID, value);
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %request_id, %method, %path);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, elapsed_ms, "Request failed.");
+        } else {
+            tracing::info!(status, elapsed_ms, "Request served.");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+const REQUEST_ID: &str = "x-request-id";
 
 // Extractor types of the handler closures (closures need them spelled out).
 type T = State<SharedTenant>;

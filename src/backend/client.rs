@@ -26,6 +26,13 @@ pub struct BackendRequest {
     pub body: Option<Value>,
 }
 
+impl BackendRequest {
+    /// The path without the query (query values may hold user data: keep them out of errors).
+    pub fn path(&self) -> &str {
+        self.path_and_query.split('?').next().unwrap_or_default()
+    }
+}
+
 /// A complete backend answer.
 #[derive(Debug, Clone)]
 pub struct BackendResponse {

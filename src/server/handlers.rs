@@ -1,6 +1,6 @@
 //! Thin handlers: extract, call `ops`, answer in `application/scim+json`.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::header::{CONTENT_TYPE, HOST, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -131,11 +131,11 @@ pub async fn delete(
 }
 
 /// 404 for any path that is not a SCIM endpoint.
-pub async fn unknown_route(uri: axum::http::Uri) -> ScimError {
+pub async fn unknown_route(OriginalUri(uri): OriginalUri) -> ScimError {
     ScimError::not_found(format!("no SCIM endpoint at {}", uri.path()))
 }
 
 /// 405 for a known endpoint and an unsupported method.
-pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ScimError {
+pub async fn method_not_allowed(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ScimError {
     ScimError::new(405, format!("{method} is not supported on {}", uri.path()))
 }
