@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod locks;
 pub mod mapping;
 pub mod ops;
 pub mod scim;

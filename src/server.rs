@@ -17,12 +17,12 @@ mod handlers;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
-use tracing::Instrument;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use std::future::Future;
+use tracing::Instrument;
 
 use crate::mapping::ResourceKind;
 use crate::scim::error::ScimError;

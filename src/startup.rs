@@ -95,5 +95,6 @@ pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
         max_body_bytes: l.max_body_bytes,
         max_scan: l.max_scan_records,
         unique_guard: tokio::sync::Mutex::new(()),
+        write_locks: Default::default(),
     }))
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenSet;
 use crate::backend::BackendClient;
+use crate::locks::KeyedLocks;
 use crate::mapping::MappingSet;
 use crate::scim::dialect::DialectOptions;
 use crate::scim::query::QueryLimits;
@@ -32,6 +33,8 @@ pub struct Tenant {
     /// Serialises check-then-create for attributes the gateway keeps unique itself, so two
     /// concurrent creates of the same userName cannot both pass the check.
     pub unique_guard: tokio::sync::Mutex<()>,
+    /// Serialises writes to the same resource (no lost updates in read-merge-write).
+    pub write_locks: KeyedLocks,
 }
 
 /// A shared tenant.

@@ -101,6 +101,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
 /// `PUT /{Resources}/{id}`: replaces the resource.
 pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error> {
     let mapping = ctx.mapping();
+    let _lock = ctx.lock(id).await;
     let record = ctx.require_record(id).await?;
     let current = ctx
         .resource_from(&record, ctx.kind == ResourceKind::Group)
@@ -123,6 +124,7 @@ pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error
                     .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")))
             }),
         });
+    let _lock = ctx.lock(id).await;
     let record = ctx.require_record(id).await?;
     let current = ctx.resource_from(&record, touches_members).await?;
     let new = apply_patch(
@@ -151,6 +153,7 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
         )
         .into());
     }
+    let _lock = ctx.lock(id).await;
     if ctx.fetch_record(id).await?.is_none() {
         return Err(ctx.not_found(id));
     }
@@ -197,6 +200,14 @@ fn changed_attributes(old: &Value, new: &Value) -> Vec<String> {
 }
 
 impl Ctx<'_> {
+    /// The write lock of one resource, held from the read to the last write.
+    async fn lock(&self, id: &str) -> crate::locks::KeyGuard<'_> {
+        self.tenant
+            .write_locks
+            .lock(format!("{}/{id}", self.kind.name()))
+            .await
+    }
+
     /// The shared write path of PUT and PATCH.
     async fn update(
         &self,

@@ -136,6 +136,9 @@ pub async fn unknown_route(OriginalUri(uri): OriginalUri) -> ScimError {
 }
 
 /// 405 for a known endpoint and an unsupported method.
-pub async fn method_not_allowed(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ScimError {
+pub async fn method_not_allowed(
+    method: axum::http::Method,
+    OriginalUri(uri): OriginalUri,
+) -> ScimError {
     ScimError::new(405, format!("{method} is not supported on {}", uri.path()))
 }
