@@ -8,6 +8,7 @@
 mod read;
 mod write;
 
+use hyper::header::{HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
@@ -34,9 +35,35 @@ pub struct Ctx<'a> {
     /// Absolute SCIM base URL of this request, for `meta.location` and `$ref`.
     pub base_url: String,
     pub kind: ResourceKind,
+    /// Request id, forwarded to the backend as `X-Request-Id` so logs on both sides join up.
+    pub request_id: Option<HeaderValue>,
 }
 
 impl<'a> Ctx<'a> {
+    /// The same request, for another resource type.
+    pub fn for_kind(&self, kind: ResourceKind) -> Ctx<'a> {
+        Ctx {
+            tenant: self.tenant,
+            base_url: self.base_url.clone(),
+            kind,
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// Sends one rendered request to the backend with the request id.
+    async fn call_backend(
+        &self,
+        request: &BackendRequest,
+    ) -> Result<BackendResponse, BackendError> {
+        match &self.request_id {
+            Some(id) => {
+                let extra = [(HeaderName::from_static("x-request-id"), id.clone())];
+                self.tenant.backend.send(request, &extra).await
+            }
+            None => self.tenant.backend.send(request, &[]).await,
+        }
+    }
+
     /// The mapping of this request's resource type.
     pub fn mapping(&self) -> &'a ResourceMapping {
         self.tenant.mappings.get(self.kind)
@@ -52,7 +79,7 @@ impl<'a> Ctx<'a> {
         body: Option<Value>,
     ) -> Result<BackendResponse, Error> {
         let request = render_call(call, vars, extra_query, body)?;
-        let response = self.tenant.backend.send(&request, &[]).await?;
+        let response = self.call_backend(&request).await?;
         if response.is_success() {
             return Ok(response);
         }
@@ -82,7 +109,7 @@ impl<'a> Ctx<'a> {
         };
         let vars = |name: &str| (name == "id").then(|| id_json.clone());
         let request = render_call(&mapping.get, &vars, &[], None)?;
-        let response = self.tenant.backend.send(&request, &[]).await?;
+        let response = self.call_backend(&request).await?;
         if response.status == 404 || response.status == 410 {
             return Ok(None);
         }
@@ -141,7 +168,7 @@ impl<'a> Ctx<'a> {
             }
         }
         let request = render_call(&list.call, vars, &query, None)?;
-        let response = self.tenant.backend.send(&request, &[]).await?;
+        let response = self.call_backend(&request).await?;
         if !response.is_success() {
             return Err(self.refusal(&request, &response));
         }

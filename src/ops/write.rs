@@ -352,11 +352,7 @@ impl Ctx<'_> {
         if ids.is_empty() || self.kind != ResourceKind::Group {
             return Ok(());
         }
-        let users = Ctx {
-            tenant: self.tenant,
-            base_url: self.base_url.clone(),
-            kind: ResourceKind::User,
-        };
+        let users = self.for_kind(ResourceKind::User);
         for id in ids {
             if users.fetch_record(id).await?.is_none() {
                 return Err(ScimError::invalid_value(format!(

@@ -43,6 +43,8 @@ fn ctx<'a>(tenant: &'a SharedTenant, headers: &HeaderMap, kind: ResourceKind) ->
         tenant,
         base_url: base_url(tenant, headers),
         kind,
+        // Set (or generated) by the request-log layer.
+        request_id: headers.get("x-request-id").cloned(),
     }
 }
 
