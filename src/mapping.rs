@@ -292,12 +292,14 @@ pub struct AttributeMapping {
     pub backend: Option<BackendPath>,
     pub direction: Direction,
     pub transform: Transform,
-    /// Written on create when the client sent nothing.
+    /// Written when the client sent nothing on create, or cleared the attribute later.
     pub default: Option<Value>,
     /// Always this value.
     pub constant: Option<Value>,
     /// Backend value computed from other SCIM attributes.
     pub template: Option<Template>,
+    /// For `value` of a reference attribute (manager): the endpoint its `$ref` points to.
+    pub reference: Option<&'static str>,
     /// Mutability the mapping declares (e.g. `immutable`), overriding the schema's.
     pub mutability: Option<Mutability>,
     pub unique: bool,

@@ -550,7 +550,9 @@ fn compile_attributes(
         {
             target.takes_untyped = true;
         }
-        if let Some(m) = compile_attribute(p, key, spec, target) {
+        let reference = reference_endpoint(schema, &target);
+        if let Some(mut m) = compile_attribute(p, key, spec, target) {
+            m.reference = reference;
             if out.iter().any(|o| o.target.key() == m.target.key()) {
                 p.add(key, "this SCIM attribute is mapped twice");
             }
@@ -661,9 +663,28 @@ fn compile_attribute(
         default: spec.default,
         constant: spec.constant,
         template,
+        reference: None,
         mutability,
         unique: spec.unique,
     })
+}
+
+/// `/Users` when `target` is the `value` of a complex attribute whose `$ref` points to Users
+/// (the enterprise manager), so the gateway can derive `$ref` from the mapped id.
+fn reference_endpoint(schema: &ResourceSchema, target: &ScimTarget) -> Option<&'static str> {
+    if target.sub.as_deref() != Some("value") || target.multi_valued {
+        return None;
+    }
+    let container = match &target.extension {
+        Some(urn) => schema.schema(urn)?,
+        None => &schema.core,
+    };
+    let reference = container.attribute(&target.attr)?.sub("$ref")?;
+    reference
+        .reference_types
+        .iter()
+        .any(|t| t == "User")
+        .then_some("/Users")
 }
 
 /// YAML map keys `true`/`false` arrive as strings when quoted; keep booleans as booleans.
@@ -846,7 +867,8 @@ fn restrict(def: &AttributeDef, mapped: &[&AttributeMapping]) -> AttributeDef {
         .sub_attributes
         .iter()
         .filter(|sub| {
-            (sub.name == "type" && !types.is_empty())
+            (sub.name == "$ref" && mapped.iter().any(|m| m.reference.is_some()))
+                || (sub.name == "type" && !types.is_empty())
                 || mapped
                     .iter()
                     .any(|m| m.target.sub.as_deref() == Some(sub.name.as_str()))

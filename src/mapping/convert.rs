@@ -41,6 +41,8 @@ impl ResourceMapping {
                 m.target.set(&mut resource, value);
             }
         }
+        self.prune_valueless(&mut resource);
+        self.derive_references(&mut resource, base_url);
         let mut schemas = vec![Value::String(self.schema.core.id.clone())];
         for ext in &self.schema.extensions {
             if get_ci(&resource, &ext.id)
@@ -101,9 +103,16 @@ impl ResourceMapping {
                 m.target.get(resource).cloned().unwrap_or(Value::Null)
             };
             if value.is_null() {
+                if let Some(id) = m.reference.and_then(|_| reference_id(&m.target, resource)) {
+                    value = Value::String(id);
+                }
+            }
+            if value.is_null() {
+                // `default` fills what the client left out on create or cleared later, for
+                // backends that refuse nulls; write-only values are never cleared.
                 match (&m.default, creating, m.direction) {
-                    (Some(d), true, _) => value = d.clone(),
-                    (_, true, _) | (_, false, Direction::WriteOnly) => continue,
+                    (Some(d), _, _) => value = d.clone(),
+                    (None, true, _) | (None, false, Direction::WriteOnly) => continue,
                     _ => {}
                 }
             }
@@ -115,6 +124,49 @@ impl ResourceMapping {
                 .map_err(|e| ScimError::new(500, format!("mapping `{}`: {e}", m.key)))?;
         }
         Ok(record)
+    }
+
+    /// Drops elements of typed multi-valued attributes that have no `value`: a backend that
+    /// stores `email_primary` without an email must not show an empty email (RFC 7643 §2.4).
+    fn prune_valueless(&self, resource: &mut Value) {
+        for m in self
+            .attributes
+            .iter()
+            .filter(|m| !m.target.selector.is_empty())
+        {
+            let container = match &m.target.extension {
+                Some(urn) => resource.get_mut(urn.as_str()),
+                None => Some(&mut *resource),
+            };
+            let Some(Value::Object(map)) = container else {
+                continue;
+            };
+            let Some(Value::Array(items)) = map.get_mut(&m.target.attr) else {
+                continue;
+            };
+            items.retain(|e| e.get("value").is_some_and(|v| !v.is_null()));
+            if items.is_empty() {
+                map.remove(&m.target.attr);
+            }
+        }
+    }
+
+    /// Adds `$ref` next to mapped reference values (`manager.value` → the manager's URL).
+    fn derive_references(&self, resource: &mut Value, base_url: &str) {
+        for m in &self.attributes {
+            let Some(endpoint) = m.reference else {
+                continue;
+            };
+            let Some(Value::String(id)) = m.target.get(resource).cloned() else {
+                continue;
+            };
+            let mut reference = m.target.clone();
+            reference.sub = Some("$ref".into());
+            reference.set(
+                resource,
+                Value::String(format!("{base_url}{endpoint}/{id}")),
+            );
+        }
     }
 
     /// Writes the gateway-maintained timestamps (when the mapping asks for them): both on
@@ -191,4 +243,16 @@ fn scim_var(resource: &Value, name: &str) -> Option<Value> {
         .split('.')
         .try_fold(container, |cur, part| get_ci(cur, part))?;
     (!found.is_null()).then(|| found.clone())
+}
+
+/// The id at the end of a reference's `$ref` when the client sent no `value`.
+fn reference_id(target: &super::target::ScimTarget, resource: &Value) -> Option<String> {
+    let mut reference = target.clone();
+    reference.sub = Some("$ref".into());
+    let url = reference.get(resource)?.as_str()?;
+    url.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
 }

@@ -275,7 +275,7 @@ pub struct AttributeSpec {
     pub values: Option<serde_yaml_ng::Mapping>,
     /// Fold the case of strings written to the backend: `lower` or `upper`.
     pub case: Option<String>,
-    /// Written on create when the client sent nothing.
+    /// Written when the client sent nothing on create, or cleared the attribute later.
     pub default: Option<Value>,
     /// Always written; reads return it too.
     pub constant: Option<Value>,

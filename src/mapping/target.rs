@@ -90,17 +90,25 @@ impl ScimTarget {
             attr
         } else {
             let items = attr.as_array()?;
-            items.iter().find(|e| self.selects(e)).or_else(|| {
-                self.takes_untyped
-                    .then(|| {
-                        items.iter().find(|e| {
-                            self.selector
-                                .iter()
-                                .all(|(k, _)| get_ci(e, k).is_none_or(Value::is_null))
+            // Several elements may match (an `add` appends a second work email): the primary
+            // one wins, else the last, which is the most recently added.
+            let primary = items
+                .iter()
+                .filter(|e| self.selects(e))
+                .find(|e| get_ci(e, "primary") == Some(&Value::Bool(true)));
+            primary
+                .or_else(|| items.iter().filter(|e| self.selects(e)).next_back())
+                .or_else(|| {
+                    self.takes_untyped
+                        .then(|| {
+                            items.iter().find(|e| {
+                                self.selector
+                                    .iter()
+                                    .all(|(k, _)| get_ci(e, k).is_none_or(Value::is_null))
+                            })
                         })
-                    })
-                    .flatten()
-            })?
+                        .flatten()
+                })?
         };
         match &self.sub {
             Some(sub) => get_ci(element, sub),

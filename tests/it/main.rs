@@ -2,5 +2,17 @@
 //! real sockets, in front of the demo directory and (with `--features real-backends`) a real
 //! json-server.
 
-mod smoke;
+// All of this binary is test code: clippy's allow-*-in-tests only covers #[test] functions,
+// not the helpers in support/ that they call, where a panic is the way to fail a test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
 mod support;
+
+mod discovery;
+mod entra;
+mod errors;
+#[cfg(feature = "real-backends")]
+mod json_server;
+mod okta;
+mod smoke;

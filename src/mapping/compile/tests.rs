@@ -70,7 +70,10 @@ fn record_round_trips_through_the_demo_user_mapping() {
         json!([{"type": "mobile", "value": "+1555"}])
     );
     let ent = &scim["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
-    assert_eq!(ent["manager"], json!({"value": "1002"}));
+    assert_eq!(
+        ent["manager"],
+        json!({"value": "1002", "$ref": "http://gw/scim/v2/Users/1002"})
+    );
     assert_eq!(
         scim["meta"]["location"],
         json!("http://gw/scim/v2/Users/1001")

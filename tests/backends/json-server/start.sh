@@ -19,7 +19,9 @@ if [ ! -x "$BIN" ]; then
 fi
 mkdir -p "$STATE_DIR"
 cp "$HERE/db.json" "$STATE_DIR/db.json"
-(cd "$STATE_DIR" && nohup "$BIN" --host 127.0.0.1 --port "$PORT" db.json >"$STATE_DIR/json-server.log" 2>&1 </dev/null & echo $! >"$STATE_DIR/json-server.pid")
+# `exec` so the recorded pid is json-server's own, not a wrapper shell's.
+(cd "$STATE_DIR" && exec nohup "$BIN" --host 127.0.0.1 --port "$PORT" db.json >"$STATE_DIR/json-server.log" 2>&1 </dev/null) &
+echo $! >"$STATE_DIR/json-server.pid"
 if ! wait_http "http://127.0.0.1:$PORT/users" 30; then
   tail -n 30 "$STATE_DIR/json-server.log" >&2
   exit 4

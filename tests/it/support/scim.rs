@@ -16,7 +16,7 @@ pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// A fresh `[a-z0-9]{8}` token, so names never collide between tests or reruns.
 pub fn run_id() -> String {
     (0..8)
-        .map(|_| fastrand::choice(b"abcdefghijklmnopqrstuvwxyz0123456789").unwrap())
+        .map(|_| *fastrand::choice(b"abcdefghijklmnopqrstuvwxyz0123456789").unwrap())
         .map(char::from)
         .collect()
 }
@@ -206,9 +206,7 @@ pub fn assert_list_of(r: &Reply, ids: &[&str]) {
 /// scalars are equal (type-strict).
 pub fn assert_has(actual: &Value, expected: &Value) {
     if let Err(at) = has(actual, expected, "") {
-        panic!(
-            "mismatch at {at}\nexpected (subset): {expected:#}\nactual: {actual:#}"
-        );
+        panic!("mismatch at {at}\nexpected (subset): {expected:#}\nactual: {actual:#}");
     }
 }
 
@@ -237,7 +235,7 @@ fn has(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
     }
 }
 
-/// `body` with the keys a server does not echo (`meta`, `password`, `groups`) taken out.
+/// `body` without what a read does not return as sent (`meta`, `password`, `groups`, `id`).
 pub fn as_stored(body: &Value) -> Value {
     let mut v = body.clone();
     let map = v.as_object_mut().unwrap();
@@ -245,4 +243,36 @@ pub fn as_stored(body: &Value) -> Value {
         map.remove(k);
     }
     v
+}
+
+// The helpers must be able to fail, or the scenarios built on them prove nothing.
+#[cfg(test)]
+mod self_check {
+    use super::*;
+
+    #[test]
+    fn assert_has_accepts_a_subset_in_any_order() {
+        assert_has(
+            &json!({"a": 1, "b": [{"x": 1, "y": 2}, {"x": 3}], "c": "s"}),
+            &json!({"b": [{"x": 3}, {"x": 1}], "c": "s"}),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "/a (missing)")]
+    fn assert_has_rejects_a_missing_key() {
+        assert_has(&json!({"b": 1}), &json!({"a": 1}));
+    }
+
+    #[test]
+    #[should_panic(expected = "length")]
+    fn assert_has_rejects_an_extra_element() {
+        assert_has(&json!({"a": [1, 2]}), &json!({"a": [1]}));
+    }
+
+    #[test]
+    #[should_panic(expected = "mismatch at /a")]
+    fn assert_has_is_type_strict() {
+        assert_has(&json!({"a": "true"}), &json!({"a": true}));
+    }
 }

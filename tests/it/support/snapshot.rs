@@ -24,7 +24,9 @@ pub fn store_json(store: &Store) -> Value {
     let members: Vec<Value> = groups
         .items
         .iter()
-        .map(|g| json!({"group": g.id, "users": g.members().map(|m| m.user_id).collect::<Vec<_>>()}))
+        .map(
+            |g| json!({"group": g.id, "users": g.members().map(|m| m.user_id).collect::<Vec<_>>()}),
+        )
         .collect();
     json!({"users": users.items, "groups": groups.items, "members": members})
 }
