@@ -6,6 +6,8 @@
 //! |---|---|
 //! | `/Users`, `/Groups` | GET (list, §3.4.2), POST (create, §3.3) |
 //! | `/Users/{id}`, `/Groups/{id}` | GET (§3.4.1), PUT (§3.5.1), PATCH (§3.5.2), DELETE (§3.6) |
+//! | `/Users/.search`, `/Groups/.search` | POST (§3.4.3) |
+//! | `/.search` | POST: 501, searching across resource types is not offered |
 //! | `/ServiceProviderConfig` | GET (§4) |
 //! | `/ResourceTypes`, `/ResourceTypes/{name}` | GET (§4) |
 //! | `/Schemas`, `/Schemas/{urn}` | GET (§4) |
@@ -112,6 +114,26 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
     };
     let read_only = |r: MethodRouter<SharedTenant>| r.fallback(handlers::method_not_allowed);
     Router::new()
+        .route(
+            "/.search",
+            read_only(axum::routing::post(handlers::root_search)),
+        )
+        .route(
+            "/Users/.search",
+            read_only(axum::routing::post(
+                move |state: T, headers: HeaderMap, body: Body| {
+                    handlers::search(state, headers, body, ResourceKind::User)
+                },
+            )),
+        )
+        .route(
+            "/Groups/.search",
+            read_only(axum::routing::post(
+                move |state: T, headers: HeaderMap, body: Body| {
+                    handlers::search(state, headers, body, ResourceKind::Group)
+                },
+            )),
+        )
         .route("/Users", collection(ResourceKind::User))
         .route("/Users/{id}", item(ResourceKind::User))
         .route("/Groups", collection(ResourceKind::Group))

@@ -98,3 +98,62 @@ fn attr_list(name: &str, value: Option<&str>) -> Result<Vec<AttrPath>, ScimError
             .map_err(|e| ScimError::invalid_value(format!("invalid {name} {text:?}: {e}"))),
     }
 }
+
+/// SearchRequest message URN (RFC 7644 §3.4.3).
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+impl ListQuery {
+    /// Parses a `POST /.search` body (RFC 7644 §3.4.3) with the same rules as a query string.
+    pub fn from_search_request(
+        body: &serde_json::Value,
+        limits: &QueryLimits,
+    ) -> Result<ListQuery, ScimError> {
+        use serde_json::Value;
+        if let Some(schemas) = body.get("schemas") {
+            let ok = schemas.as_array().is_some_and(|s| {
+                s.iter().any(|v| {
+                    v.as_str()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST))
+                })
+            });
+            if !ok {
+                return Err(ScimError::invalid_syntax(format!(
+                    "schemas must contain {SEARCH_REQUEST}"
+                )));
+            }
+        }
+        let mut pairs = Vec::new();
+        let Some(fields) = body.as_object() else {
+            return Err(ScimError::invalid_syntax(
+                "a SearchRequest must be a JSON object",
+            ));
+        };
+        for (key, value) in fields {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => {
+                    let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                    names
+                        .ok_or_else(|| {
+                            ScimError::invalid_value(format!(
+                                "{key} must be a list of attribute names"
+                            ))
+                        })?
+                        .join(",")
+                }
+                Value::Null => continue,
+                _ if key == "schemas" => continue,
+                other => {
+                    return Err(ScimError::invalid_value(format!(
+                        "{key} has an unexpected value {other}"
+                    )))
+                }
+            };
+            if key != "schemas" {
+                pairs.push((key.clone(), text));
+            }
+        }
+        ListQuery::parse(&pairs, limits)
+    }
+}

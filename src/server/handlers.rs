@@ -63,6 +63,24 @@ pub async fn list(
     Ok(scim_json(StatusCode::OK, &body))
 }
 
+pub async fn search(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    body: Result<ScimBody, ScimError>,
+    kind: ResourceKind,
+) -> Result<Response, Error> {
+    let ScimBody(body) = body?;
+    let query = ListQuery::from_search_request(&body, &tenant.limits)?;
+    let body = ops::list(&ctx(&tenant, &headers, kind), &query).await?;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+/// `POST /.search` across all resource types: not offered (RFC 7644 §3.4.3 makes it
+/// optional; 501 tells clients to search per resource type instead).
+pub async fn root_search() -> ScimError {
+    ScimError::new(501, "searching across resource types is not supported; POST to /Users/.search or /Groups/.search")
+}
+
 pub async fn get(
     State(tenant): State<SharedTenant>,
     headers: HeaderMap,

@@ -15,4 +15,5 @@ mod errors;
 #[cfg(feature = "real-backends")]
 mod json_server;
 mod okta;
+mod search;
 mod smoke;
