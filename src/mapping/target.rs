@@ -97,7 +97,7 @@ impl ScimTarget {
                 .filter(|e| self.selects(e))
                 .find(|e| get_ci(e, "primary") == Some(&Value::Bool(true)));
             primary
-                .or_else(|| items.iter().filter(|e| self.selects(e)).next_back())
+                .or_else(|| items.iter().rfind(|e| self.selects(e)))
                 .or_else(|| {
                     self.takes_untyped
                         .then(|| {
