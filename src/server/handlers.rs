@@ -59,7 +59,16 @@ pub async fn list(
     kind: ResourceKind,
 ) -> Result<Response, Error> {
     let query = parse_query(&tenant, raw.as_deref())?;
-    let body = ops::list(&ctx(&tenant, &headers, kind), &query).await?;
+    list_response(&tenant, &headers, kind, &query).await
+}
+
+async fn list_response(
+    tenant: &SharedTenant,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    query: &ListQuery,
+) -> Result<Response, Error> {
+    let body = ops::list(&ctx(tenant, headers, kind), query).await?;
     Ok(scim_json(StatusCode::OK, &body))
 }
 
@@ -71,8 +80,7 @@ pub async fn search(
 ) -> Result<Response, Error> {
     let ScimBody(body) = body?;
     let query = ListQuery::from_search_request(&body, &tenant.limits)?;
-    let body = ops::list(&ctx(&tenant, &headers, kind), &query).await?;
-    Ok(scim_json(StatusCode::OK, &body))
+    list_response(&tenant, &headers, kind, &query).await
 }
 
 /// `POST /.search` across all resource types: not offered (RFC 7644 §3.4.3 makes it

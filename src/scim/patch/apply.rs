@@ -52,7 +52,19 @@ struct Change<'a, 's> {
     ro: ReadOnlySubs,
 }
 
-impl Change<'_, '_> {
+impl<'a, 's> Change<'a, 's> {
+    /// A whole-attribute change from a path-less value's key (read-only parts dropped).
+    fn from_key(kind: PatchOpKind, at: AttrRef<'s>, value: &'a Value, label: &'a str) -> Self {
+        Change {
+            kind,
+            at,
+            filter: None,
+            value: Some(value),
+            label,
+            ro: ReadOnlySubs::Drop,
+        }
+    }
+
     fn value(&self) -> Result<&Value, ScimError> {
         self.value.ok_or_else(|| {
             ScimError::invalid_value(format!(
@@ -116,17 +128,9 @@ impl<'s> Engine<'s, '_, '_> {
                 continue;
             };
             match schema.resolve(&path) {
-                Some(Resolved::Attribute(at)) => self.guarded(
-                    doc,
-                    Change {
-                        kind,
-                        at,
-                        filter: None,
-                        value: Some(v),
-                        label: key,
-                        ro: ReadOnlySubs::Drop,
-                    },
-                )?,
+                Some(Resolved::Attribute(at)) => {
+                    self.guarded(doc, Change::from_key(kind, at, v, key))?
+                }
                 Some(Resolved::Extension(ext)) => self.extension(doc, kind, ext, Some(v), key)?,
                 None => {}
             }
@@ -165,17 +169,7 @@ impl<'s> Engine<'s, '_, '_> {
                 attr,
                 sub: None,
             };
-            self.guarded(
-                doc,
-                Change {
-                    kind,
-                    at,
-                    filter: None,
-                    value: Some(v),
-                    label: &label,
-                    ro: ReadOnlySubs::Drop,
-                },
-            )?;
+            self.guarded(doc, Change::from_key(kind, at, v, &label))?;
         }
         Ok(())
     }
