@@ -67,21 +67,27 @@ impl DemoDirectory {
     /// The complete API as a router, for serving or for in-process tests.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/api/users", get(list_users).post(create_user))
+            .route(
+                Users::PATH,
+                get(list_records::<Users>).post(create_record::<Users>),
+            )
             .route(
                 "/api/users/{id}",
-                get(get_user)
-                    .put(replace_user)
-                    .patch(patch_user)
-                    .delete(delete_user),
+                get(get_record::<Users>)
+                    .put(replace_record::<Users>)
+                    .patch(patch_record::<Users>)
+                    .delete(delete_record::<Users>),
             )
-            .route("/api/groups", get(list_groups).post(create_group))
+            .route(
+                Groups::PATH,
+                get(list_records::<Groups>).post(create_record::<Groups>),
+            )
             .route(
                 "/api/groups/{id}",
-                get(get_group)
-                    .put(replace_group)
-                    .patch(patch_group)
-                    .delete(delete_group),
+                get(get_record::<Groups>)
+                    .put(replace_record::<Groups>)
+                    .patch(patch_record::<Groups>)
+                    .delete(delete_record::<Groups>),
             )
             .route(
                 "/api/groups/{id}/members",
@@ -346,120 +352,172 @@ async fn method_not_allowed(request: Request) -> ApiError {
 }
 
 // ---------------------------------------------------------------------------
-// Users
+// Users and groups: one set of handlers over the two collections
 // ---------------------------------------------------------------------------
 
-async fn list_users(
+/// What the CRUD handlers need from a collection of the store.
+trait Collection: Send + Sync + 'static {
+    /// Singular noun for messages ("user").
+    const NOUN: &'static str;
+    /// Path of the collection ("/api/users").
+    const PATH: &'static str;
+    type Input;
+    type Query;
+    type Record: Serialize;
+
+    fn input(body: &Value) -> Result<Self::Input, StoreError>;
+    fn query(pairs: &[(String, String)]) -> Result<Self::Query, StoreError>;
+    fn list<'s>(store: &'s Store, query: &Self::Query) -> Listing<&'s Self::Record>;
+    fn get(store: &Store, id: u64) -> Result<&Self::Record, StoreError>;
+    fn create(store: &mut Store, input: Self::Input) -> Result<&Self::Record, StoreError>;
+    fn replace(store: &mut Store, id: u64, input: Self::Input)
+        -> Result<&Self::Record, StoreError>;
+    fn patch(store: &mut Store, id: u64, input: Self::Input) -> Result<&Self::Record, StoreError>;
+    fn delete(store: &mut Store, id: u64) -> Result<(), StoreError>;
+    fn id(record: &Self::Record) -> u64;
+}
+
+struct Users;
+struct Groups;
+
+impl Collection for Users {
+    const NOUN: &'static str = "user";
+    const PATH: &'static str = "/api/users";
+    type Input = UserInput;
+    type Query = UserQuery;
+    type Record = super::store::User;
+
+    fn input(body: &Value) -> Result<UserInput, StoreError> {
+        UserInput::from_json(body)
+    }
+    fn query(pairs: &[(String, String)]) -> Result<UserQuery, StoreError> {
+        UserQuery::from_pairs(pairs)
+    }
+    fn list<'s>(store: &'s Store, query: &UserQuery) -> Listing<&'s Self::Record> {
+        store.list_users(query)
+    }
+    fn get(store: &Store, id: u64) -> Result<&Self::Record, StoreError> {
+        store.user(id)
+    }
+    fn create(store: &mut Store, input: UserInput) -> Result<&Self::Record, StoreError> {
+        store.create_user(input)
+    }
+    fn replace(store: &mut Store, id: u64, input: UserInput) -> Result<&Self::Record, StoreError> {
+        store.replace_user(id, input)
+    }
+    fn patch(store: &mut Store, id: u64, input: UserInput) -> Result<&Self::Record, StoreError> {
+        store.patch_user(id, input)
+    }
+    fn delete(store: &mut Store, id: u64) -> Result<(), StoreError> {
+        store.delete_user(id)
+    }
+    fn id(record: &Self::Record) -> u64 {
+        record.id
+    }
+}
+
+impl Collection for Groups {
+    const NOUN: &'static str = "group";
+    const PATH: &'static str = "/api/groups";
+    type Input = GroupInput;
+    type Query = GroupQuery;
+    type Record = super::store::Group;
+
+    fn input(body: &Value) -> Result<GroupInput, StoreError> {
+        GroupInput::from_json(body)
+    }
+    fn query(pairs: &[(String, String)]) -> Result<GroupQuery, StoreError> {
+        GroupQuery::from_pairs(pairs)
+    }
+    fn list<'s>(store: &'s Store, query: &GroupQuery) -> Listing<&'s Self::Record> {
+        store.list_groups(query)
+    }
+    fn get(store: &Store, id: u64) -> Result<&Self::Record, StoreError> {
+        store.group(id)
+    }
+    fn create(store: &mut Store, input: GroupInput) -> Result<&Self::Record, StoreError> {
+        store.create_group(input)
+    }
+    fn replace(store: &mut Store, id: u64, input: GroupInput) -> Result<&Self::Record, StoreError> {
+        store.replace_group(id, input)
+    }
+    fn patch(store: &mut Store, id: u64, input: GroupInput) -> Result<&Self::Record, StoreError> {
+        store.patch_group(id, input)
+    }
+    fn delete(store: &mut Store, id: u64) -> Result<(), StoreError> {
+        store.delete_group(id)
+    }
+    fn id(record: &Self::Record) -> u64 {
+        record.id
+    }
+}
+
+async fn list_records<C: Collection>(
     State(dir): State<DemoDirectory>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
-    let query = UserQuery::from_pairs(&query_pairs(query)?)?;
-    Ok(list_response(&dir.read().list_users(&query)))
+    let query = C::query(&query_pairs(query)?)?;
+    Ok(list_response(&C::list(&dir.read(), &query)))
 }
 
-async fn get_user(
+async fn get_record<C: Collection>(
     State(dir): State<DemoDirectory>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let id = path_id(path, "user")?;
-    Ok(json(StatusCode::OK, dir.read().user(id)?))
+    let id = path_id(path, C::NOUN)?;
+    Ok(json(StatusCode::OK, C::get(&dir.read(), id)?))
 }
 
-async fn create_user(
+async fn create_record<C: Collection>(
     State(dir): State<DemoDirectory>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let input = UserInput::from_json(&body_json(body)?)?;
+    let input = C::input(&body_json(body)?)?;
     let mut store = dir.write();
-    let user = store.create_user(input)?;
-    Ok(created(format!("/api/users/{}", user.id), user))
+    let record = C::create(&mut store, input)?;
+    Ok(created(format!("{}/{}", C::PATH, C::id(record)), record))
 }
 
-async fn replace_user(
-    State(dir): State<DemoDirectory>,
+/// PUT (replace) or PATCH (merge), as `merge` says.
+async fn update_record<C: Collection>(
+    dir: DemoDirectory,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
+    merge: bool,
 ) -> ApiResult {
-    let id = path_id(path, "user")?;
-    let input = UserInput::from_json(&body_json(body)?)?;
-    Ok(json(StatusCode::OK, dir.write().replace_user(id, input)?))
-}
-
-async fn patch_user(
-    State(dir): State<DemoDirectory>,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let id = path_id(path, "user")?;
-    let input = UserInput::from_json(&body_json(body)?)?;
-    Ok(json(StatusCode::OK, dir.write().patch_user(id, input)?))
-}
-
-async fn delete_user(
-    State(dir): State<DemoDirectory>,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult {
-    let id = path_id(path, "user")?;
-    dir.write().delete_user(id)?;
-    Ok(no_content())
-}
-
-// ---------------------------------------------------------------------------
-// Groups
-// ---------------------------------------------------------------------------
-
-async fn list_groups(
-    State(dir): State<DemoDirectory>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> ApiResult {
-    let query = GroupQuery::from_pairs(&query_pairs(query)?)?;
-    Ok(list_response(&dir.read().list_groups(&query)))
-}
-
-async fn get_group(
-    State(dir): State<DemoDirectory>,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult {
-    let id = path_id(path, "group")?;
-    Ok(json(StatusCode::OK, dir.read().group(id)?))
-}
-
-async fn create_group(
-    State(dir): State<DemoDirectory>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let input = GroupInput::from_json(&body_json(body)?)?;
+    let id = path_id(path, C::NOUN)?;
+    let input = C::input(&body_json(body)?)?;
     let mut store = dir.write();
-    let group = store.create_group(input)?;
-    Ok(created(format!("/api/groups/{}", group.id), group))
+    let record = if merge {
+        C::patch(&mut store, id, input)?
+    } else {
+        C::replace(&mut store, id, input)?
+    };
+    Ok(json(StatusCode::OK, record))
 }
 
-async fn replace_group(
+async fn replace_record<C: Collection>(
     State(dir): State<DemoDirectory>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let id = path_id(path, "group")?;
-    let input = GroupInput::from_json(&body_json(body)?)?;
-    Ok(json(StatusCode::OK, dir.write().replace_group(id, input)?))
+    update_record::<C>(dir, path, body, false).await
 }
 
-async fn patch_group(
+async fn patch_record<C: Collection>(
     State(dir): State<DemoDirectory>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let id = path_id(path, "group")?;
-    let input = GroupInput::from_json(&body_json(body)?)?;
-    Ok(json(StatusCode::OK, dir.write().patch_group(id, input)?))
+    update_record::<C>(dir, path, body, true).await
 }
 
-async fn delete_group(
+async fn delete_record<C: Collection>(
     State(dir): State<DemoDirectory>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let id = path_id(path, "group")?;
-    dir.write().delete_group(id)?;
+    let id = path_id(path, C::NOUN)?;
+    C::delete(&mut dir.write(), id)?;
     Ok(no_content())
 }
 
