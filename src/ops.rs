@@ -37,6 +37,8 @@ pub struct Ctx<'a> {
     pub kind: ResourceKind,
     /// Request id, forwarded to the backend as `X-Request-Id` so logs on both sides join up.
     pub request_id: Option<HeaderValue>,
+    /// The request's `If-Match` value: writes proceed only if the current version matches.
+    pub if_match: Option<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -47,6 +49,33 @@ impl<'a> Ctx<'a> {
             base_url: self.base_url.clone(),
             kind,
             request_id: self.request_id.clone(),
+            if_match: None,
+        }
+    }
+
+    /// 412 unless the record's version matches the request's `If-Match` (RFC 7644 §3.14).
+    fn check_precondition(&self, record: &Value) -> Result<(), Error> {
+        let Some(wanted) = &self.if_match else {
+            return Ok(());
+        };
+        let current = self.mapping().version_of(record);
+        let strip = |t: &str| {
+            t.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_owned()
+        };
+        let matches = wanted
+            .split(',')
+            .any(|t| t.trim() == "*" || strip(t) == strip(&current));
+        if matches {
+            Ok(())
+        } else {
+            Err(ScimError::new(
+                412,
+                format!("the resource has changed: its version is {current}, not {wanted}"),
+            )
+            .into())
         }
     }
 

@@ -67,6 +67,7 @@ impl ResourceMapping {
         if let Some(modified) = stamp(&self.meta.last_modified) {
             meta.insert("lastModified".into(), modified);
         }
+        meta.insert("version".into(), Value::String(self.version_of(record)));
         meta.insert(
             "location".into(),
             json!(format!("{base_url}{}/{id}", self.kind.endpoint())),
@@ -169,6 +170,19 @@ impl ResourceMapping {
         }
     }
 
+    /// The resource version (ETag, RFC 7644 §3.14): the backend's own version field when the
+    /// mapping names one, else a hash of the whole record, so any backend change shows.
+    pub fn version_of(&self, record: &Value) -> String {
+        let tag = match self.meta.version.as_ref().and_then(|p| p.read(record)) {
+            Some(v) if !v.is_null() => value_text(v),
+            _ => format!(
+                "{:016x}",
+                fnv1a(&serde_json::to_vec(record).unwrap_or_default())
+            ),
+        };
+        format!("W/\"{tag}\"")
+    }
+
     /// Writes the gateway-maintained timestamps (when the mapping asks for them): both on
     /// create, `last_modified` on update.
     pub fn stamp(&self, record: &mut Value, creating: bool) {
@@ -255,4 +269,11 @@ fn reference_id(target: &super::target::ScimTarget, resource: &Value) -> Option<
         .next()
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
+}
+
+/// 64-bit FNV-1a: a stable, dependency-free hash for version tags (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

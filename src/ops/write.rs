@@ -103,6 +103,7 @@ pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Err
     let mapping = ctx.mapping();
     let _lock = ctx.lock(id).await;
     let record = ctx.require_record(id).await?;
+    ctx.check_precondition(&record)?;
     let current = ctx
         .resource_from(&record, ctx.kind == ResourceKind::Group)
         .await?;
@@ -126,6 +127,7 @@ pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error
         });
     let _lock = ctx.lock(id).await;
     let record = ctx.require_record(id).await?;
+    ctx.check_precondition(&record)?;
     let current = ctx.resource_from(&record, touches_members).await?;
     let new = apply_patch(
         &current,
@@ -154,9 +156,8 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
         .into());
     }
     let _lock = ctx.lock(id).await;
-    if ctx.fetch_record(id).await?.is_none() {
-        return Err(ctx.not_found(id));
-    }
+    let record = ctx.require_record(id).await?;
+    ctx.check_precondition(&record)?;
     ctx.delete_record(id).await?;
     tracing::info!(op = "delete", resource = ctx.kind.name(), %id, "Audit: resource deleted.");
     Ok(())

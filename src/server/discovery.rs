@@ -52,7 +52,7 @@ pub async fn service_provider_config(
         "filter": {"supported": true, "maxResults": tenant.limits.max_count},
         "changePassword": {"supported": password},
         "sort": {"supported": true},
-        "etag": {"supported": false},
+        "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

@@ -1,7 +1,7 @@
 //! Thin handlers: extract, call `ops`, answer in `application/scim+json`.
 
 use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::header::{CONTENT_TYPE, HOST, LOCATION};
+use axum::http::header::{CONTENT_TYPE, ETAG, HOST, IF_MATCH, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -15,12 +15,18 @@ use crate::scim::error::ScimError;
 use crate::scim::query::ListQuery;
 use crate::tenant::SharedTenant;
 
-/// A JSON body with the SCIM media type.
+/// A JSON body with the SCIM media type, and the resource's `ETag` when it has a version.
 pub fn scim_json(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
+    if let Some(tag) = body
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        headers.insert(ETAG, tag);
+    }
     response
 }
 
@@ -45,6 +51,10 @@ fn ctx<'a>(tenant: &'a SharedTenant, headers: &HeaderMap, kind: ResourceKind) ->
         kind,
         // Set (or generated) by the request-log layer.
         request_id: headers.get("x-request-id").cloned(),
+        if_match: headers
+            .get(IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 
@@ -98,6 +108,19 @@ pub async fn get(
 ) -> Result<Response, Error> {
     let query = parse_query(&tenant, raw.as_deref())?;
     let body = ops::get(&ctx(&tenant, &headers, kind), &id, &query).await?;
+    let version = body.pointer("/meta/version").and_then(Value::as_str);
+    let unchanged = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .zip(version)
+        .is_some_and(|(wanted, current)| {
+            wanted
+                .split(',')
+                .any(|t| t.trim() == current || t.trim() == "*")
+        });
+    if unchanged {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
     Ok(scim_json(StatusCode::OK, &body))
 }
 

@@ -12,6 +12,7 @@ mod support;
 mod discovery;
 mod entra;
 mod errors;
+mod etag;
 #[cfg(feature = "real-backends")]
 mod json_server;
 mod okta;
