@@ -45,6 +45,7 @@ fn ctx<'a>(tenant: &'a SharedTenant, headers: &HeaderMap, kind: ResourceKind) ->
         kind,
         // Set (or generated) by the request-log layer.
         request_id: headers.get("x-request-id").cloned(),
+        cached: true,
     }
 }
 
