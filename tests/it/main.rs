@@ -14,6 +14,7 @@ mod entra;
 mod errors;
 #[cfg(feature = "real-backends")]
 mod json_server;
+mod observability;
 mod okta;
 mod search;
 mod smoke;
