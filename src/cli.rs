@@ -17,15 +17,18 @@ const USAGE: &str = "\
 scimgate: a SCIM 2.0 gateway in front of a legacy REST directory
 
 USAGE:
-  scimgate demo  [--listen ADDR] [--token TOKEN] [--mappings DIR]
+  scimgate demo  [--listen ADDR] [--admin-listen ADDR] [--token TOKEN] [--mappings DIR]
       Starts the gateway and the bundled example directory in one process.
-  scimgate serve --config FILE [--listen ADDR] [--token TOKEN] [--backend-url URL]
+  scimgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--token TOKEN]
+                 [--backend-url URL]
       Serves SCIM in front of the directory the config describes.
   scimgate check --config FILE
       Validates the config and every mapping file; prints all problems.
 
 Flags override the config file and SCIMGATE__* environment variables
 (SCIMGATE__LISTEN, SCIMGATE__AUTH__TOKENS, SCIMGATE__BACKEND__URL, ...).
+--admin-listen ADDR serves /metrics, /livez and /readyz (default 127.0.0.1:9090;
+an empty value turns the admin listener off).
 ";
 
 /// Parsed command line.
@@ -34,6 +37,7 @@ struct Args {
     command: String,
     config: Option<PathBuf>,
     listen: Option<String>,
+    admin_listen: Option<String>,
     tokens: Vec<String>,
     backend_url: Option<String>,
     mappings: Option<String>,
@@ -57,6 +61,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         match name {
             "--config" | "-c" => args.config = Some(PathBuf::from(value()?)),
             "--listen" => args.listen = Some(value()?),
+            "--admin-listen" => args.admin_listen = Some(value()?),
             "--token" => args.tokens.push(value()?),
             "--backend-url" => args.backend_url = Some(value()?),
             "--mappings" => args.mappings = Some(value()?),
@@ -108,6 +113,7 @@ fn report(problems: &[String]) -> i32 {
 fn overrides(args: &Args) -> Overrides {
     Overrides {
         listen: args.listen.clone(),
+        admin_listen: args.admin_listen.clone(),
         tokens: args.tokens.clone(),
         backend_url: args.backend_url.clone(),
         mappings: args.mappings.clone(),
@@ -137,11 +143,20 @@ fn check(args: Args) -> i32 {
     }
 }
 
-/// Loads the settings, builds the tenant and binds the listener, reporting every problem.
+/// A loaded configuration with its tenant and bound listeners.
+struct Started {
+    loaded: config::Loaded,
+    tenant: SharedTenant,
+    listener: tokio::net::TcpListener,
+    /// `None` when `admin_listen` is empty.
+    admin: Option<tokio::net::TcpListener>,
+}
+
+/// Loads the settings, builds the tenant and binds the listeners, reporting every problem.
 async fn start(
     file: Option<&std::path::Path>,
     overrides: &Overrides,
-) -> Result<(config::Loaded, SharedTenant, tokio::net::TcpListener), Vec<String>> {
+) -> Result<Started, Vec<String>> {
     let loaded = config::load(file, overrides)?;
     crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
     let tenant = build_tenant(&loaded)?;
@@ -153,19 +168,35 @@ async fn start(
                 loaded.settings.listen
             )]
         })?;
-    Ok((loaded, tenant, listener))
+    let admin_addr = &loaded.settings.admin_listen;
+    let admin = if admin_addr.is_empty() {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(admin_addr)
+                .await
+                .map_err(|e| vec![format!("admin_listen: cannot bind {admin_addr}: {e}")])?,
+        )
+    };
+    Ok(Started {
+        loaded,
+        tenant,
+        listener,
+        admin,
+    })
 }
 
 async fn serve(args: Args) -> i32 {
     let Some(file) = &args.config else {
         return report(&["serve needs --config FILE".into()]);
     };
-    let (loaded, tenant, listener) = match start(Some(file), &overrides(&args)).await {
+    let started = match start(Some(file), &overrides(&args)).await {
         Ok(started) => started,
         Err(problems) => return report(&problems),
     };
-    tracing::info!(addr = %loaded.settings.listen, backend = %loaded.settings.backend.url, "Serving SCIM.");
-    run_until_signal(listener, vec![tenant]).await
+    let s = &started.loaded.settings;
+    tracing::info!(addr = %s.listen, admin = %s.admin_listen, backend = %s.backend.url, "Serving SCIM.");
+    run_until_signal(started).await
 }
 
 async fn demo(args: Args) -> i32 {
@@ -187,28 +218,33 @@ async fn demo(args: Args) -> i32 {
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
         ),
+        admin_listen: args.admin_listen.clone(),
         tokens: vec![token.clone()],
         backend_url: Some(format!("http://{dir_addr}")),
         mappings: Some(args.mappings.clone().unwrap_or_else(default_demo_mappings)),
     };
-    let (loaded, tenant, listener) = match start(args.config.as_deref(), &overrides).await {
+    let started = match start(args.config.as_deref(), &overrides).await {
         Ok(started) => started,
         Err(problems) => return report(&problems),
     };
-    let addr: SocketAddr = listener
+    let addr: SocketAddr = started
+        .listener
         .local_addr()
         .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
-    let base = format!("http://{addr}{}", loaded.settings.base_path);
+    let base = format!("http://{addr}{}", started.loaded.settings.base_path);
     println!("scimgate demo is running.");
     println!("  SCIM base URL (Tenant URL): {base}");
     println!("  Secret Token:               {token}");
     println!("  Example directory API:      http://{dir_addr}/api/users");
+    if let Some(admin) = started.admin.as_ref().and_then(|l| l.local_addr().ok()) {
+        println!("  Metrics:                    http://{admin}/metrics");
+    }
     println!();
     println!("Try:");
     println!("  curl -s -H 'Authorization: Bearer {token}' '{base}/Users?filter=userName%20eq%20%22alice@example.com%22'");
     println!();
     println!("Press Ctrl-C to stop.");
-    run_until_signal(listener, vec![tenant]).await
+    run_until_signal(started).await
 }
 
 /// The demo mappings: `./mappings/demo`, else next to the repository the binary was built in.
@@ -236,12 +272,37 @@ fn random_token() -> String {
         .collect()
 }
 
-async fn run_until_signal(
-    listener: tokio::net::TcpListener,
-    tenants: Vec<crate::tenant::SharedTenant>,
-) -> i32 {
+/// Serves SCIM (and the admin endpoints) until SIGTERM/Ctrl-C, then drains in-flight
+/// requests for at most `shutdown_timeout`. Exit code 0 after a signal, 1 if serving failed.
+async fn run_until_signal(started: Started) -> i32 {
+    let Started {
+        loaded,
+        tenant,
+        listener,
+        admin,
+    } = started;
+    let grace = config::parse_duration(&loaded.settings.shutdown_timeout).unwrap_or_default();
+    let tenants = vec![tenant.clone()];
+    // One signal, two listeners: a watch channel lets both wait for it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    if let Some(admin) = admin {
+        let router = crate::server::admin::app(tenant.metrics.clone(), &tenants);
+        let stop = on_stop(stopped.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::server::serve(admin, router, stop).await {
+                tracing::error!(error = %e, "Admin listener failed.");
+            }
+        });
+    }
     let router = crate::server::app(&tenants);
-    match crate::server::serve(listener, router, shutdown_signal()).await {
+    match crate::server::serve_with_grace(listener, router, on_stop(stopped), grace).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: server failed: {e}");
@@ -296,6 +357,8 @@ mod tests {
         assert_eq!(a.config, Some(PathBuf::from("c.yaml")));
         assert_eq!(a.listen.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(a.tokens, vec!["t".to_string()]);
+        let a = parse_args(&argv(&["demo", "--admin-listen", ""])).unwrap();
+        assert_eq!(a.admin_listen.as_deref(), Some(""));
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub const DEFAULTS: &str = include_str!("../config/default.yaml");
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub listen: String,
+    /// Address of the admin listener (`/metrics`, `/livez`, `/readyz`); empty disables it.
+    pub admin_listen: String,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout: String,
     pub base_path: String,
     pub public_url: String,
     pub mappings: String,
@@ -25,6 +29,17 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub dialect: DialectOptions,
     pub log: LogSettings,
+    pub cache: CacheSettings,
+}
+
+/// The lookup cache (by-id records and group membership).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    pub capacity: u64,
+    pub ttl: String,
+    pub idle: String,
 }
 
 /// Inbound authentication.
@@ -89,6 +104,7 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub listen: Option<String>,
+    pub admin_listen: Option<String>,
     pub tokens: Vec<String>,
     pub backend_url: Option<String>,
     pub mappings: Option<String>,
@@ -147,6 +163,9 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Loaded, Vec<St
     if let Some(listen) = &overrides.listen {
         settings.listen = listen.clone();
     }
+    if let Some(admin) = &overrides.admin_listen {
+        settings.admin_listen = admin.clone();
+    }
     if let Some(url) = &overrides.backend_url {
         settings.backend.url = url.clone();
     }
@@ -180,6 +199,12 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
             s.listen
         ));
     }
+    if !s.admin_listen.is_empty() && s.admin_listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!(
+            "admin_listen: {:?} is not an address like 127.0.0.1:9090 (empty disables it)",
+            s.admin_listen
+        ));
+    }
     if !s.base_path.starts_with('/') || s.base_path.ends_with('/') && s.base_path.len() > 1 {
         problems.push(format!(
             "base_path: {:?} must start with / and not end with /",
@@ -205,6 +230,9 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
     for (key, value) in [
         ("backend.timeout", &s.backend.timeout),
         ("backend.connect_timeout", &s.backend.connect_timeout),
+        ("shutdown_timeout", &s.shutdown_timeout),
+        ("cache.ttl", &s.cache.ttl),
+        ("cache.idle", &s.cache.idle),
     ] {
         if parse_duration(value).is_none() {
             problems.push(format!(
@@ -231,6 +259,9 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
     let l = &s.limits;
     if l.max_page_size == 0 || l.default_page_size == 0 || l.default_page_size > l.max_page_size {
         problems.push("limits: default_page_size must be between 1 and max_page_size".into());
+    }
+    if s.cache.enabled && s.cache.capacity == 0 {
+        problems.push("cache.capacity: must be at least 1 (or set cache.enabled: false)".into());
     }
     if l.max_body_bytes < 1024 {
         problems.push("limits.max_body_bytes: must be at least 1024".into());
@@ -285,6 +316,7 @@ mod tests {
             None,
             &Overrides {
                 listen: Some("127.0.0.1:9999".into()),
+                admin_listen: Some(String::new()),
                 tokens: vec!["t".into()],
                 backend_url: Some("http://127.0.0.1:1".into()),
                 mappings: Some("mappings/demo".into()),
@@ -294,6 +326,31 @@ mod tests {
         assert_eq!(loaded.settings.listen, "127.0.0.1:9999");
         assert_eq!(loaded.settings.backend.url, "http://127.0.0.1:1");
         assert_eq!(loaded.settings.auth.tokens, vec!["t".to_string()]);
+        assert_eq!(loaded.settings.admin_listen, "");
+        assert!(loaded.settings.cache.enabled);
+        assert_eq!(
+            parse_duration(&loaded.settings.shutdown_timeout),
+            Some(Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn admin_and_cache_settings_are_validated() {
+        let mut loaded = load(
+            None,
+            &Overrides {
+                mappings: Some("m".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.admin_listen, "127.0.0.1:9090");
+        loaded.settings.admin_listen = "nowhere".into();
+        loaded.settings.cache.ttl = "forever".into();
+        loaded.settings.cache.capacity = 0;
+        loaded.settings.shutdown_timeout = "soon".into();
+        let problems = validate(&loaded);
+        assert_eq!(problems.len(), 4, "{problems:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::backend::BackendError;
 use crate::scim::error::ScimError;
 
 /// Any failure of a SCIM request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The request cannot be served as sent, or the directory refused it for a reason the
     /// mapping translates.

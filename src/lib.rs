@@ -18,15 +18,21 @@
 //! [`config`] layers settings (defaults → file → `SCIMGATE__*` environment → flags),
 //! [`startup`] builds tenants from them, and [`cli`] offers `demo`, `serve` and `check`.
 //! [`demo`] is the bundled example directory that `scimgate demo` fronts.
+//!
+//! Operating it: [`metrics`] defines every Prometheus family (served with `/livez` and
+//! `/readyz` by the admin listener in `server::admin`), and [`cache`] is the per-tenant
+//! lookup cache that `ops` reads by-id records and membership through.
 
 pub mod auth;
 pub mod backend;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod locks;
 pub mod mapping;
+pub mod metrics;
 pub mod ops;
 pub mod scim;
 pub mod server;

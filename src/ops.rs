@@ -39,6 +39,10 @@ pub struct Ctx<'a> {
     pub request_id: Option<HeaderValue>,
     /// The request's `If-Match` value: writes proceed only if the current version matches.
     pub if_match: Option<String>,
+    /// Whether by-id reads may be answered from the lookup cache. Writes read the record
+    /// they change with `false`: a merge computed on a stale copy would lose updates made
+    /// behind the gateway's back.
+    pub cached: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -50,6 +54,7 @@ impl<'a> Ctx<'a> {
             kind,
             request_id: self.request_id.clone(),
             if_match: None,
+            cached: self.cached,
         }
     }
 
@@ -79,18 +84,36 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Sends one rendered request to the backend with the request id.
+    /// The same request with the lookup cache bypassed (for the read a write is based on).
+    pub fn uncached(&self) -> Ctx<'a> {
+        Ctx {
+            cached: false,
+            ..self.for_kind(self.kind)
+        }
+    }
+
+    /// Sends one rendered request to the backend with the request id. Every backend call
+    /// passes here, so this is where backend metrics are recorded.
     async fn call_backend(
         &self,
         request: &BackendRequest,
     ) -> Result<BackendResponse, BackendError> {
-        match &self.request_id {
+        let started = std::time::Instant::now();
+        let result = match &self.request_id {
             Some(id) => {
                 let extra = [(HeaderName::from_static("x-request-id"), id.clone())];
                 self.tenant.backend.send(request, &extra).await
             }
             None => self.tenant.backend.send(request, &[]).await,
-        }
+        };
+        let status = result.as_ref().ok().map(|r| r.status);
+        self.tenant.metrics.backend_call(
+            &self.tenant.name,
+            request.method.as_str(),
+            status,
+            started.elapsed(),
+        );
+        result
     }
 
     /// The mapping of this request's resource type.
@@ -130,12 +153,36 @@ impl<'a> Ctx<'a> {
         .into()
     }
 
-    /// Fetches one record by id; `Ok(None)` when the backend says it does not exist.
+    /// Fetches one record by id, through the lookup cache unless this context bypasses
+    /// it; `Ok(None)` when the backend says it does not exist.
     async fn fetch_record(&self, id: &str) -> Result<Option<Value>, Error> {
-        let mapping = self.mapping();
-        let Some(id_json) = mapping.id.to_json(id) else {
+        let Some(id_json) = self.mapping().id.to_json(id) else {
             return Ok(None);
         };
+        if !self.cached {
+            return self.fetch_record_from_backend(id_json).await;
+        }
+        let key = crate::cache::key_of(&id_json);
+        let found = self
+            .tenant
+            .cache
+            .record(self.kind, &key, || self.fetch_record_from_backend(id_json))
+            .await?;
+        Ok(found.map(|record| (*record).clone()))
+    }
+
+    /// The cache key of an id as a request spells it (`"007"` and `7` are one record when
+    /// ids are integers).
+    fn cache_key(&self, id: &str) -> String {
+        self.mapping()
+            .id
+            .to_json(id)
+            .map_or_else(|| id.to_owned(), |v| crate::cache::key_of(&v))
+    }
+
+    /// The backend's GET of one record.
+    async fn fetch_record_from_backend(&self, id_json: Value) -> Result<Option<Value>, Error> {
+        let mapping = self.mapping();
         let vars = |name: &str| (name == "id").then(|| id_json.clone());
         let request = render_call(&mapping.get, &vars, &[], None)?;
         let response = self.call_backend(&request).await?;
@@ -251,8 +298,26 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The membership records of a group as `(member id, record)`, in backend order.
+    /// The membership records of a group as `(member id, record)`, in backend order,
+    /// through the lookup cache unless this context bypasses it.
     async fn members_of(&self, group_id: &Value) -> Result<Vec<(String, Value)>, Error> {
+        if self.tenant.mappings.groups.members.is_none() {
+            return Ok(Vec::new());
+        }
+        if !self.cached {
+            return self.members_from_backend(group_id).await;
+        }
+        let key = crate::cache::key_of(group_id);
+        let found = self
+            .tenant
+            .cache
+            .members(&key, || self.members_from_backend(group_id))
+            .await?;
+        Ok((*found).clone())
+    }
+
+    /// Every membership record of a group, read from the backend.
+    async fn members_from_backend(&self, group_id: &Value) -> Result<Vec<(String, Value)>, Error> {
         let Some(members) = &self.tenant.mappings.groups.members else {
             return Ok(Vec::new());
         };
@@ -287,6 +352,23 @@ impl<'a> Ctx<'a> {
             .collect(),
         )
     }
+}
+
+/// The readiness probe: the mapped User list call for one record. `Ok` means the backend
+/// answered it with 2xx and a record list the mapping can read.
+pub async fn probe(tenant: &Tenant) -> Result<(), Error> {
+    let ctx = Ctx {
+        tenant,
+        base_url: String::new(),
+        kind: ResourceKind::User,
+        request_id: None,
+        if_match: None,
+        cached: false,
+    };
+    let no_vars = |_: &str| None;
+    ctx.fetch_page(&ctx.mapping().list, &no_vars, &[], 0, 1)
+        .await
+        .map(|_| ())
 }
 
 /// One backend page.

@@ -11,19 +11,24 @@
 //! | `/ServiceProviderConfig` | GET (§4) |
 //! | `/ResourceTypes`, `/ResourceTypes/{name}` | GET (§4) |
 //! | `/Schemas`, `/Schemas/{urn}` | GET (§4) |
+//!
+//! The admin endpoints (`/metrics`, `/livez`, `/readyz`) are served on their own listener
+//! by [`admin`].
 
+pub mod admin;
 mod discovery;
 mod extract;
 mod handlers;
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
 use tracing::Instrument;
 
 use crate::mapping::ResourceKind;
@@ -150,7 +155,76 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
         .route("/Schemas", read_only(get(discovery::schemas)))
         .route("/Schemas/{id}", read_only(get(discovery::schema)))
         .route_layer(middleware::from_fn_with_state(tenant.clone(), authenticate))
+        // Outside authentication, so refused tokens are counted too.
+        .route_layer(middleware::from_fn_with_state(tenant.clone(), measure))
         .with_state(tenant)
+}
+
+/// SCIM request metrics: in-flight gauge, count by status class and duration, with the
+/// resource and operation named from the matched route (never the concrete path, which
+/// holds ids).
+async fn measure(
+    State(tenant): State<SharedTenant>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (resource, operation) = classify(
+        matched
+            .as_ref()
+            .map(MatchedPath::as_str)
+            .unwrap_or_default(),
+        request.method(),
+    );
+    let metrics = &tenant.metrics;
+    let in_flight = metrics.in_flight.with_label_values(&[&tenant.name]);
+    in_flight.inc();
+    // Decremented on drop too, so a request cancelled by a closed connection is not left
+    // counted as in flight.
+    struct Leave(prometheus::IntGauge);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            self.0.dec();
+        }
+    }
+    let _leave = Leave(in_flight);
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.scim_request(
+        &tenant.name,
+        resource,
+        operation,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// `(resource, operation)` label values of a matched route and method.
+fn classify(route: &str, method: &Method) -> (&'static str, &'static str) {
+    let resource = if route.contains("/Users") {
+        "Users"
+    } else if route.contains("/Groups") {
+        "Groups"
+    } else {
+        return ("discovery", "discovery");
+    };
+    let item = route.ends_with("/{id}");
+    let operation = if route.ends_with("/.search") {
+        "search"
+    } else {
+        match (item, method.as_str()) {
+            (false, "GET") => "list",
+            (false, "POST") => "create",
+            (true, "GET") => "get",
+            (true, "PUT") => "replace",
+            (true, "PATCH") => "patch",
+            (true, "DELETE") => "delete",
+            // Answered 405: one bucket, so the label set stays bounded.
+            _ => "other",
+        }
+    };
+    (resource, operation)
 }
 
 /// Rejects requests without an accepted bearer token (401 with a SCIM body).
@@ -183,4 +257,34 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Like [`serve`], but once `shutdown` completes (no new connections are accepted from then
+/// on) in-flight requests get at most `grace` to finish; then this returns `Ok` anyway, so
+/// a stuck backend cannot keep the process from exiting.
+pub async fn serve_with_grace(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled.send(());
+    };
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        _ = on_signal => match tokio::time::timeout(grace, &mut server).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "Shutdown grace period over: dropping the requests still running.");
+                Ok(())
+            }
+        },
+    }
 }

@@ -7,14 +7,25 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::{Secret, TokenSet};
 use crate::backend::BackendClient;
+use crate::cache::{CacheOptions, LookupCache};
 use crate::config::{parse_duration, resolve_secret, Loaded};
 use crate::mapping::MappingSet;
+use crate::metrics::Metrics;
 use crate::scim::filter::FilterLimits;
 use crate::scim::query::QueryLimits;
 use crate::tenant::{SharedTenant, Tenant};
 
-/// Builds the tenant described by the settings.
+/// Builds the tenant described by the settings, with a metrics registry of its own.
 pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
+    let metrics = Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?;
+    build_tenant_with(loaded, Arc::new(metrics))
+}
+
+/// Builds the tenant described by the settings, reporting into `metrics`.
+pub fn build_tenant_with(
+    loaded: &Loaded,
+    metrics: Arc<Metrics>,
+) -> Result<SharedTenant, Vec<String>> {
     let s = &loaded.settings;
     let mut problems = Vec::new();
     let mappings = match MappingSet::load_dir(&loaded.mappings_dir()) {
@@ -75,8 +86,16 @@ pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
         return Err(problems);
     }
     let l = &s.limits;
+    let name = "default";
+    metrics.add_tenant(name);
+    let cache_options = CacheOptions {
+        enabled: s.cache.enabled,
+        capacity: s.cache.capacity,
+        ttl: parse_duration(&s.cache.ttl).unwrap_or_default(),
+        idle: parse_duration(&s.cache.idle).unwrap_or_default(),
+    };
     Ok(Arc::new(Tenant {
-        name: "default".into(),
+        name: name.into(),
         base_path: s.base_path.clone(),
         public_url: (!s.public_url.is_empty())
             .then(|| s.public_url.trim_end_matches('/').to_owned()),
@@ -96,5 +115,7 @@ pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
         max_scan: l.max_scan_records,
         unique_guard: tokio::sync::Mutex::new(()),
         write_locks: Default::default(),
+        cache: LookupCache::new(cache_options, name, metrics.clone()),
+        metrics,
     }))
 }

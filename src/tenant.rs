@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use crate::auth::TokenSet;
 use crate::backend::BackendClient;
+use crate::cache::LookupCache;
 use crate::locks::KeyedLocks;
 use crate::mapping::MappingSet;
+use crate::metrics::Metrics;
 use crate::scim::dialect::DialectOptions;
 use crate::scim::query::QueryLimits;
 
@@ -35,6 +37,10 @@ pub struct Tenant {
     pub unique_guard: tokio::sync::Mutex<()>,
     /// Serialises writes to the same resource (no lost updates in read-merge-write).
     pub write_locks: KeyedLocks,
+    /// The process's metric families (shared by every tenant; series carry the tenant name).
+    pub metrics: Arc<Metrics>,
+    /// By-id records and group membership, read through by `ops`.
+    pub cache: LookupCache,
 }
 
 /// A shared tenant.

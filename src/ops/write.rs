@@ -26,6 +26,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     let mapping = ctx.mapping();
     let mut applied = Normalisations::default();
     let resource = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
+    ctx.count_normalisations(&applied);
     check_required(&resource, &mapping.schema)?;
     let new_members = member_ids(&resource);
     ctx.verify_users_exist(&new_members).await?;
@@ -83,11 +84,15 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     let (id, mut created) = mapping
         .to_scim(&record, &ctx.base_url)
         .ok_or_else(|| ScimError::new(502, "the directory returned a record without an id"))?;
+    // A new id has nothing cached (misses are not cached), but a read racing this create
+    // may have been: start clean.
+    ctx.forget(&id).await;
     if mapping.members.is_some() {
         let id_json = mapping.id.to_json(&id).unwrap_or(Value::String(id.clone()));
         if let Err(e) = ctx.add_members(&id_json, &new_members).await {
             // Leave nothing half-made behind: the client will retry the whole create.
             let _ = ctx.delete_record(&id).await;
+            ctx.forget(&id).await;
             return Err(e);
         }
         if let Value::Object(map) = &mut created {
@@ -102,13 +107,15 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
 pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error> {
     let mapping = ctx.mapping();
     let _lock = ctx.lock(id).await;
-    let record = ctx.require_record(id).await?;
+    let fresh = ctx.uncached();
+    let record = fresh.require_record(id).await?;
     ctx.check_precondition(&record)?;
-    let current = ctx
+    let current = fresh
         .resource_from(&record, ctx.kind == ResourceKind::Group)
         .await?;
     let mut applied = Normalisations::default();
     let new = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
+    ctx.count_normalisations(&applied);
     ctx.update(id, &record, &current, new).await
 }
 
@@ -126,9 +133,10 @@ pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error
             }),
         });
     let _lock = ctx.lock(id).await;
-    let record = ctx.require_record(id).await?;
+    let fresh = ctx.uncached();
+    let record = fresh.require_record(id).await?;
     ctx.check_precondition(&record)?;
-    let current = ctx.resource_from(&record, touches_members).await?;
+    let current = fresh.resource_from(&record, touches_members).await?;
     let new = apply_patch(
         &current,
         &ops,
@@ -136,6 +144,7 @@ pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error
         &ctx.tenant.dialect,
         &mut applied,
     )?;
+    ctx.count_normalisations(&applied);
     if !applied.is_empty() {
         tracing::debug!(rules = ?applied, "Dialect normalisations applied.");
     }
@@ -156,9 +165,20 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
         .into());
     }
     let _lock = ctx.lock(id).await;
-    let record = ctx.require_record(id).await?;
+    let Some(record) = ctx.uncached().fetch_record(id).await? else {
+        ctx.forget(id).await;
+        return Err(ctx.not_found(id));
+    };
     ctx.check_precondition(&record)?;
-    ctx.delete_record(id).await?;
+    ctx.tenant.cache.begin_write();
+    let deleted = ctx.delete_record(id).await;
+    // Whatever the outcome, the cached copy can no longer be vouched for.
+    ctx.forget(id).await;
+    if ctx.kind == ResourceKind::User {
+        // Backends drop a deleted user from its groups; which groups is not known here.
+        ctx.tenant.cache.forget_all_members();
+    }
+    deleted?;
     tracing::info!(op = "delete", resource = ctx.kind.name(), %id, "Audit: resource deleted.");
     Ok(())
 }
@@ -209,14 +229,59 @@ impl Ctx<'_> {
             .await
     }
 
-    /// The shared write path of PUT and PATCH.
+    /// Counts the dialect rules a request needed.
+    fn count_normalisations(&self, applied: &Normalisations) {
+        self.tenant
+            .metrics
+            .normalised(&self.tenant.name, applied.names());
+    }
+
+    /// Drops the cached record (and, for a group, membership) of `id`.
+    async fn forget(&self, id: &str) {
+        let key = self.cache_key(id);
+        self.tenant.cache.forget_record(self.kind, &key).await;
+        if self.kind == ResourceKind::Group {
+            self.tenant.cache.forget_members(&key).await;
+        }
+    }
+
+    /// The shared write path of PUT and PATCH, keeping the lookup cache in step: on success
+    /// the backend's record replaces the cached one (when the backend sent it back), on any
+    /// failure the cached copy is dropped.
     async fn update(
         &self,
         id: &str,
         record: &Value,
         current: &Value,
-        mut new: Value,
+        new: Value,
     ) -> Result<Value, Error> {
+        self.tenant.cache.begin_write();
+        let result = self.update_backend(id, record, current, new).await;
+        self.forget(id).await;
+        match result {
+            Ok((resource, Some(stored))) => {
+                let key = self.cache_key(id);
+                self.tenant
+                    .cache
+                    .store_record(self.kind, &key, stored)
+                    .await;
+                Ok(resource)
+            }
+            Ok((resource, None)) => Ok(resource),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Computes and sends a PUT/PATCH. Returns the new resource and, when the gateway can
+    /// vouch for it, the backend record as it now is (the backend's answer or the unchanged
+    /// fresh read).
+    async fn update_backend(
+        &self,
+        id: &str,
+        record: &Value,
+        current: &Value,
+        mut new: Value,
+    ) -> Result<(Value, Option<Value>), Error> {
         let mapping = self.mapping();
         if let Value::Object(map) = &mut new {
             map.insert("id".into(), Value::String(id.to_owned()));
@@ -240,6 +305,7 @@ impl Ctx<'_> {
 
         let changed = changed_attributes(current, &new);
         let mut stored = record.clone();
+        let mut vouched = true;
         if new_record != *record {
             let guard = self.unique_guard().await;
             self.ensure_unique(&new, Some(id), Some(current)).await?;
@@ -265,7 +331,12 @@ impl Ctx<'_> {
             let returned = response.json().ok().map(|b| mapping.unwrap_record(b));
             stored = match returned {
                 Some(r) if mapping.id.read(&r).is_some() => r,
-                _ => new_record,
+                _ => {
+                    // Our own guess at the stored record: good enough for the response,
+                    // not for the cache (the backend may have stamped or normalised fields).
+                    vouched = false;
+                    new_record
+                }
             };
         }
         if mapping.members.is_some() && (!added.is_empty() || !removed.is_empty()) {
@@ -287,7 +358,7 @@ impl Ctx<'_> {
                 map.insert("members".into(), self.member_values(new_members.iter()));
             }
         }
-        Ok(resource)
+        Ok((resource, vouched.then_some(stored)))
     }
 
     /// Holds the uniqueness guard when the mapping has gateway-enforced unique attributes.

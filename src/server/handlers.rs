@@ -55,6 +55,7 @@ fn ctx<'a>(tenant: &'a SharedTenant, headers: &HeaderMap, kind: ResourceKind) ->
             .get(IF_MATCH)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        cached: true,
     }
 }
 

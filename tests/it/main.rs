@@ -15,6 +15,7 @@ mod errors;
 mod etag;
 #[cfg(feature = "real-backends")]
 mod json_server;
+mod observability;
 mod okta;
 mod search;
 mod smoke;

@@ -18,6 +18,8 @@ pub struct Gateway {
     /// The demo directory behind the gateway, when there is one.
     pub directory: Option<DemoDirectory>,
     pub backend_url: String,
+    /// Client for the admin listener (`/metrics`, `/livez`, `/readyz`), no token.
+    pub admin: Client,
     stop: Vec<oneshot::Sender<()>>,
 }
 
@@ -59,6 +61,21 @@ impl Gateway {
         gw
     }
 
+    /// The gateway in front of a seeded demo directory that waits `delay` before answering
+    /// each request (so that requests overlap: coalescing, draining on shutdown).
+    pub async fn demo_slow(delay: std::time::Duration) -> Gateway {
+        let (directory, url, stop) = slow_directory(Store::seeded(), delay).await;
+        let mut gw = Gateway::start(
+            Some(&repo_path("config/demo.yaml")),
+            &url,
+            Overrides::default(),
+        )
+        .await;
+        gw.directory = Some(directory);
+        gw.stop.push(stop);
+        gw
+    }
+
     /// The gateway with a config file (or defaults) in front of `backend_url`.
     pub async fn start(
         config_file: Option<&std::path::Path>,
@@ -76,22 +93,86 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let router = scimgate::server::app(&[tenant]);
+        let router = scimgate::server::app(std::slice::from_ref(&tenant));
         tokio::spawn(scimgate::server::serve(listener, router, async {
             let _ = rx.await;
         }));
+        // The admin listener always runs on its own free port, whatever admin_listen says.
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_addr = admin_listener.local_addr().unwrap();
+        let (admin_tx, admin_rx) = oneshot::channel::<()>();
+        let admin_router = scimgate::server::admin::app(tenant.metrics.clone(), &[tenant]);
+        tokio::spawn(scimgate::server::serve(
+            admin_listener,
+            admin_router,
+            async {
+                let _ = admin_rx.await;
+            },
+        ));
         let base_url = format!("http://{addr}{}", loaded.settings.base_path);
         Gateway {
             scim: Client::new(base_url.clone(), Some(TOKEN.into())),
             base_url,
             directory: None,
             backend_url: backend_url.into(),
-            stop: vec![tx],
+            admin: Client::new(format!("http://{admin_addr}"), None),
+            stop: vec![tx, admin_tx],
         }
+    }
+
+    /// The admin `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let reply = self.admin.get("/metrics").await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.text
+    }
+
+    /// The value of one metric series (exact label text as exposed), 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics().await, series)
     }
 
     /// A client for the backend itself (to check what really got stored).
     pub fn backend(&self) -> Client {
         Client::new(self.backend_url.clone(), None)
     }
+}
+
+/// The value of `series` (e.g. `name{a="b"}`, labels in exposition order) in metrics text.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// A demo directory holding `store` behind a layer that sleeps `delay` per request; returns
+/// it, its base URL and the sender that stops it.
+pub async fn slow_directory(
+    store: Store,
+    delay: std::time::Duration,
+) -> (DemoDirectory, String, oneshot::Sender<()>) {
+    let directory = DemoDirectory::new(store, None);
+    let router = directory.router().layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    (directory, format!("http://{addr}"), tx)
 }
