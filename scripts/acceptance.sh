@@ -32,7 +32,8 @@ run_cases() { # name url
 
 demo() {
   local port; port="$(free_port)"
-  "$BIN" demo --listen "127.0.0.1:$port" --token "$TOKEN" >/tmp/scimgate-demo-$port.log 2>&1 &
+  "$BIN" demo --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$(free_port)" --token "$TOKEN" \
+    >/tmp/scimgate-demo-$port.log 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
   run_cases "the demo directory" "http://127.0.0.1:$port/scim/v2"
@@ -48,6 +49,7 @@ json_server() {
   STATES+=("$state")
   port="$(free_port)"
   "$BIN" serve --config "$ROOT/config/json-server.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
+    --admin-listen "127.0.0.1:$(free_port)" \
     --backend-url "$api" >"$state/scimgate.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
