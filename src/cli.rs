@@ -27,8 +27,8 @@ USAGE:
 
 Flags override the config file and SCIMGATE__* environment variables
 (SCIMGATE__LISTEN, SCIMGATE__AUTH__TOKENS, SCIMGATE__BACKEND__URL, ...).
---admin-listen ADDR serves /metrics, /livez and /readyz (default 127.0.0.1:9090;
-an empty value turns the admin listener off).
+--admin-listen ADDR serves /metrics, /livez and /readyz (default 127.0.0.1:9090 for serve,
+a free port for demo; an empty value turns the admin listener off).
 ";
 
 /// Parsed command line.
@@ -218,7 +218,12 @@ async fn demo(args: Args) -> i32 {
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
         ),
-        admin_listen: args.admin_listen.clone(),
+        // The demo must start even when 9090 is taken: any free port, printed below.
+        admin_listen: Some(
+            args.admin_listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:0".into()),
+        ),
         tokens: vec![token.clone()],
         backend_url: Some(format!("http://{dir_addr}")),
         mappings: Some(args.mappings.clone().unwrap_or_else(default_demo_mappings)),
