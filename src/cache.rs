@@ -11,7 +11,9 @@
 //!   that started before a bump returns its value without caching it, so a slow read that
 //!   raced a write cannot put the old record back.
 //!
-//! Filtered lists are never cached: only by-id lookups and membership.
+//! Filtered lists are not cached as lists. A lookup on a unique attribute (Entra's
+//! `userName eq "…"` before every sync) is answered through an attribute → id map, and the
+//! record found is checked against the filter again, so a stale entry only costs a search.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +45,10 @@ pub struct CacheOptions {
 /// Label values of the two caches in `scimgate_cache_*` metrics.
 const RECORDS: &str = "records";
 const MEMBERS: &str = "members";
+const IDS: &str = "ids";
+
+/// Key of the attribute → id map: resource type, attribute key, folded value.
+type IdKey = (ResourceKind, String, String);
 
 /// Why a fill did not produce a cacheable value.
 enum Fill<T> {
@@ -56,6 +62,7 @@ enum Fill<T> {
 struct Caches {
     records: Cache<(ResourceKind, String), Arc<Value>>,
     members: Cache<String, Arc<Members>>,
+    ids: Cache<IdKey, String>,
 }
 
 /// The lookup cache of one tenant; disabled, it passes every lookup to the backend.
@@ -88,8 +95,13 @@ impl LookupCache {
                 .time_to_live(options.ttl)
                 .time_to_idle(options.idle)
                 .build(),
+            ids: Cache::builder()
+                .max_capacity(options.capacity)
+                .time_to_live(options.ttl)
+                .time_to_idle(options.idle)
+                .build(),
         });
-        for cache in [RECORDS, MEMBERS] {
+        for cache in [RECORDS, MEMBERS, IDS] {
             metrics.cache_entries.with_label_values(&[tenant, cache]);
         }
         LookupCache {
@@ -184,6 +196,33 @@ impl LookupCache {
         }
     }
 
+    /// The id last found for `attr = value` (value already folded as the attribute compares).
+    pub async fn id_for(&self, kind: ResourceKind, attr: &str, value: &str) -> Option<String> {
+        let c = self.caches.as_ref()?;
+        let found = c.ids.get(&(kind, attr.to_owned(), value.to_owned())).await;
+        self.metrics
+            .cache_lookup(&self.tenant, IDS, found.is_some());
+        found
+    }
+
+    /// Remembers which resource holds `attr = value`.
+    pub async fn remember_id(&self, kind: ResourceKind, attr: &str, value: &str, id: &str) {
+        if let Some(c) = &self.caches {
+            c.ids
+                .insert((kind, attr.to_owned(), value.to_owned()), id.to_owned())
+                .await;
+        }
+    }
+
+    /// Drops an attribute → id entry that no longer holds.
+    pub async fn forget_id(&self, kind: ResourceKind, attr: &str, value: &str) {
+        if let Some(c) = &self.caches {
+            c.ids
+                .invalidate(&(kind, attr.to_owned(), value.to_owned()))
+                .await;
+        }
+    }
+
     /// Called before a write is sent: reads already under way will not be cached.
     pub fn begin_write(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -230,6 +269,7 @@ impl LookupCache {
         };
         c.records.run_pending_tasks().await;
         c.members.run_pending_tasks().await;
+        c.ids.run_pending_tasks().await;
         let set = |name: &str, n: u64| {
             self.metrics
                 .cache_entries
@@ -238,6 +278,7 @@ impl LookupCache {
         };
         set(RECORDS, c.records.entry_count());
         set(MEMBERS, c.members.entry_count());
+        set(IDS, c.ids.entry_count());
     }
 }
 

@@ -8,7 +8,7 @@ use crate::mapping::target::{find_attribute, ScimTarget};
 use crate::mapping::{Paging, ResourceKind, Total};
 use crate::scim::attr::AttrPath;
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::filter::Filter;
+use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::PatchPath;
 use crate::scim::query::ListQuery;
 use crate::scim::resource::project;
@@ -153,36 +153,31 @@ impl Ctx<'_> {
     /// A filtered or sorted list: narrow with pushdown, scan (bounded), evaluate, sort, page.
     pub(super) async fn search(&self, query: &ListQuery) -> Result<(u64, Vec<Value>), Error> {
         let mapping = self.mapping();
-        let params = query
+        let filter_members = query.filter.as_ref().is_some_and(mentions_members);
+        let lookup = query
             .filter
             .as_ref()
-            .map(|f| mapping.pushdown(f).params)
-            .unwrap_or_default();
-        let no_vars = |_: &str| None;
-        let cap = self.tenant.max_scan;
-        let records = self
-            .fetch_all(&mapping.list, &no_vars, &params, cap)
-            .await?
-            .ok_or_else(|| {
-                ScimError::bad_request(
-                    ScimType::TooMany,
-                    format!(
-                        "the filter needs more than {cap} directory records to be scanned; narrow it with a term the directory can answer (for example userName eq \"...\")"
-                    ),
-                )
-            })?;
-        let filter_members = query.filter.as_ref().is_some_and(mentions_members);
-        let mut matches = Vec::new();
-        for record in &records {
-            let resource = self.resource_from(record, filter_members).await?;
-            if query
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&resource, &mapping.schema))
-            {
-                matches.push(resource);
+            .and_then(|f| unique_lookup(f, &mapping.schema));
+        let mut matches = match &lookup {
+            Some((attr, value)) => {
+                self.cached_match(query, attr, value, filter_members)
+                    .await?
             }
+            None => None,
+        };
+        if matches.is_none() {
+            let found = self.scan(query, filter_members).await?;
+            if let (Some((attr, value)), [only]) = (&lookup, found.as_slice()) {
+                if let Some(id) = only.get("id").and_then(Value::as_str) {
+                    self.tenant
+                        .cache
+                        .remember_id(self.kind, attr, value, id)
+                        .await;
+                }
+            }
+            matches = Some(found);
         }
+        let mut matches = matches.unwrap_or_default();
         if let Some(sort) = &query.sort_by {
             sort_resources(&mut matches, sort, query.descending, &mapping.schema);
         }
@@ -213,6 +208,67 @@ impl Ctx<'_> {
             }
         }
         Ok((total, page))
+    }
+
+    /// The resource a unique-attribute lookup found last time, if it still matches.
+    async fn cached_match(
+        &self,
+        query: &ListQuery,
+        attr: &str,
+        value: &str,
+        with_members: bool,
+    ) -> Result<Option<Vec<Value>>, Error> {
+        let Some(id) = self.tenant.cache.id_for(self.kind, attr, value).await else {
+            return Ok(None);
+        };
+        if let Some(record) = self.fetch_record(&id).await? {
+            let resource = self.resource_from(&record, with_members).await?;
+            if query
+                .filter
+                .as_ref()
+                .is_some_and(|f| f.matches(&resource, &self.mapping().schema))
+            {
+                return Ok(Some(vec![resource]));
+            }
+        }
+        self.tenant.cache.forget_id(self.kind, attr, value).await;
+        Ok(None)
+    }
+
+    /// Every resource matching the filter: pushdown narrows, the bounded scan reads, the
+    /// gateway evaluates.
+    async fn scan(&self, query: &ListQuery, filter_members: bool) -> Result<Vec<Value>, Error> {
+        let mapping = self.mapping();
+        let params = query
+            .filter
+            .as_ref()
+            .map(|f| mapping.pushdown(f).params)
+            .unwrap_or_default();
+        let no_vars = |_: &str| None;
+        let cap = self.tenant.max_scan;
+        let records = self
+            .fetch_all(&mapping.list, &no_vars, &params, cap)
+            .await?
+            .ok_or_else(|| {
+                ScimError::bad_request(
+                    ScimType::TooMany,
+                    format!(
+                        "the filter needs more than {cap} directory records to be scanned; narrow it with a term the directory can answer (for example userName eq \"...\")"
+                    ),
+                )
+            })?;
+        let mut matches = Vec::new();
+        for record in &records {
+            let resource = self.resource_from(record, filter_members).await?;
+            if query
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&resource, &mapping.schema))
+            {
+                matches.push(resource);
+            }
+        }
+        Ok(matches)
     }
 }
 
@@ -295,4 +351,34 @@ fn sort_resources(
 enum SortKey {
     Number(f64),
     Text(String),
+}
+
+/// `(attribute key, folded value)` when the filter is `attr eq "value"` on an attribute
+/// that identifies one resource (userName, externalId, group displayName): such lookups are
+/// answered through the lookup cache's attribute → id map.
+fn unique_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<(String, String)> {
+    let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::Str(value),
+    } = filter
+    else {
+        return None;
+    };
+    let target = ScimTarget::resolve(
+        &PatchPath {
+            attr: path.clone(),
+            filter: None,
+            sub: None,
+        },
+        schema,
+    )
+    .ok()?;
+    let key = target.key();
+    match key.as_str() {
+        // caseExact=false: the map is keyed on the folded value.
+        "username" | "displayname" => Some((key, value.to_lowercase())),
+        "externalid" => Some((key, value.clone())),
+        _ => None,
+    }
 }

@@ -9,6 +9,7 @@ use scimgate::demo::Store;
 use scimgate::startup::build_tenant;
 use serde_json::{json, Value};
 
+use crate::support::client::enc;
 use crate::support::gateway::{metric_value, repo_path, slow_directory, TOKEN};
 use crate::support::scim::*;
 use crate::support::snapshot::backend_requests;
@@ -99,6 +100,43 @@ async fn repeated_gets_hit_the_cache_and_a_patch_refreshes_it() {
 }
 
 /// Twenty parallel GETs of one uncached user make one backend call.
+/// Entra's matching lookup (`userName eq "…"` before every sync) is answered through the
+/// attribute → id map after the first search; a rename through the gateway moves it.
+#[tokio::test]
+async fn unique_attribute_lookups_are_answered_from_the_cache() {
+    let gw = Gateway::demo().await;
+    let by_name = |name: &str| format!("/Users?filter={}", enc(&format!("userName eq \"{name}\"")));
+    let start = backend_requests(&gw);
+    for _ in 0..10 {
+        let r = gw.scim.get(&by_name("ALICE@example.com")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["totalResults"], 1, "{}", r.text);
+        assert_eq!(r.json["Resources"][0]["id"], ALICE);
+    }
+    // The first lookup searches; the second reads the found id once; the rest are cached.
+    assert_eq!(
+        backend_requests(&gw) - start,
+        2,
+        "one search and one by-id read, then the cache"
+    );
+
+    patch_ok(
+        &gw,
+        &format!("/Users/{ALICE}"),
+        json!([{"op": "replace", "path": "userName", "value": "alice.renamed@example.com"}]),
+    )
+    .await;
+    let old = gw.scim.get(&by_name("alice@example.com")).await;
+    assert_eq!(
+        old.json["totalResults"], 0,
+        "the old name must not find her: {}",
+        old.text
+    );
+    let new = gw.scim.get(&by_name("alice.renamed@example.com")).await;
+    assert_eq!(new.json["totalResults"], 1, "{}", new.text);
+    assert_eq!(new.json["Resources"][0]["id"], ALICE);
+}
+
 #[tokio::test]
 async fn concurrent_misses_coalesce_into_one_backend_call() {
     let gw = Gateway::demo_slow(Duration::from_millis(200)).await;
