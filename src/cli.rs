@@ -287,11 +287,19 @@ async fn run_until_signal(started: Started) -> i32 {
         admin,
     } = started;
     let grace = config::parse_duration(&loaded.settings.shutdown_timeout).unwrap_or_default();
+    let drain = config::parse_duration(&loaded.settings.shutdown_drain).unwrap_or_default();
     let tenants = vec![tenant.clone()];
     // One signal, two listeners: a watch channel lets both wait for it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let draining = tenants.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        // Keep serving while readiness fails: closing the listener at once would reset
+        // the connections already queued in its backlog.
+        for t in &draining {
+            t.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        tokio::time::sleep(drain).await;
         let _ = stop.send(true);
     });
     let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

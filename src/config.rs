@@ -20,6 +20,7 @@ pub struct Settings {
     /// Address of the admin listener (`/metrics`, `/livez`, `/readyz`); empty disables it.
     pub admin_listen: String,
     /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_drain: String,
     pub shutdown_timeout: String,
     pub base_path: String,
     pub public_url: String,
@@ -231,6 +232,7 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
         ("backend.timeout", &s.backend.timeout),
         ("backend.connect_timeout", &s.backend.connect_timeout),
         ("shutdown_timeout", &s.shutdown_timeout),
+        ("shutdown_drain", &s.shutdown_drain),
         ("cache.ttl", &s.cache.ttl),
         ("cache.idle", &s.cache.idle),
     ] {

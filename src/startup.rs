@@ -115,6 +115,7 @@ pub fn build_tenant_with(
         max_scan: l.max_scan_records,
         unique_guard: tokio::sync::Mutex::new(()),
         write_locks: Default::default(),
+        draining: Default::default(),
         cache: LookupCache::new(cache_options, name, metrics.clone()),
         metrics,
     }))

@@ -35,6 +35,8 @@ pub struct Tenant {
     /// Serialises check-then-create for attributes the gateway keeps unique itself, so two
     /// concurrent creates of the same userName cannot both pass the check.
     pub unique_guard: tokio::sync::Mutex<()>,
+    /// Set on SIGTERM: `/readyz` answers 503 while the gateway drains.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Serialises writes to the same resource (no lost updates in read-merge-write).
     pub write_locks: KeyedLocks,
     /// The process's metric families (shared by every tenant; series carry the tenant name).

@@ -68,6 +68,17 @@ async fn metrics_text(State(state): State<Arc<AdminState>>) -> Response {
 }
 
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
+    let draining = state
+        .tenants
+        .iter()
+        .any(|t| t.draining.load(std::sync::atomic::Ordering::SeqCst));
+    if draining {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "draining", "problems": ["shutting down"]})),
+        )
+            .into_response();
+    }
     let mut last = state.last_probe.lock().await;
     let problems = match &*last {
         Some((at, problems)) if at.elapsed() < PROBE_TTL => problems.clone(),

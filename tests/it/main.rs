@@ -17,5 +17,6 @@ mod etag;
 mod json_server;
 mod observability;
 mod okta;
+mod process;
 mod search;
 mod smoke;
