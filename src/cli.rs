@@ -211,20 +211,23 @@ async fn demo(args: Args) -> i32 {
     };
     tokio::spawn(directory.serve(dir_listener, std::future::pending()));
 
-    let token = args.tokens.first().cloned().unwrap_or_else(random_token);
-    let overrides = Overrides {
-        listen: Some(
-            args.listen
-                .clone()
-                .unwrap_or_else(|| "127.0.0.1:8080".into()),
-        ),
+    // Flags, then SCIMGATE__* (listen defaults to 127.0.0.1:8080 in the settings); a random
+    // token only when neither gives one.
+    let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let mut tokens = args.tokens.clone();
+    if tokens.is_empty() && !env_set("SCIMGATE__AUTH__TOKENS") {
+        tokens.push(random_token());
+    }
+    let admin_listen = match &args.admin_listen {
+        Some(a) => Some(a.clone()),
         // The demo must start even when 9090 is taken: any free port, printed below.
-        admin_listen: Some(
-            args.admin_listen
-                .clone()
-                .unwrap_or_else(|| "127.0.0.1:0".into()),
-        ),
-        tokens: vec![token.clone()],
+        None if !env_set("SCIMGATE__ADMIN_LISTEN") => Some("127.0.0.1:0".into()),
+        None => None,
+    };
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        admin_listen,
+        tokens,
         backend_url: Some(format!("http://{dir_addr}")),
         mappings: Some(args.mappings.clone().unwrap_or_else(default_demo_mappings)),
     };
@@ -239,6 +242,14 @@ async fn demo(args: Args) -> i32 {
     let base = format!("http://{addr}{}", started.loaded.settings.base_path);
     println!("scimgate demo is running.");
     println!("  SCIM base URL (Tenant URL): {base}");
+    let token = started
+        .loaded
+        .settings
+        .auth
+        .tokens
+        .first()
+        .cloned()
+        .unwrap_or_default();
     println!("  Secret Token:               {token}");
     println!("  Example directory API:      http://{dir_addr}/api/users");
     if let Some(admin) = started.admin.as_ref().and_then(|l| l.local_addr().ok()) {

@@ -147,7 +147,11 @@ impl IdField {
     /// The JSON form of an id for request bodies, or `None` if it cannot be a backend id.
     pub fn to_json(&self, id: &str) -> Option<Value> {
         if self.integer {
-            id.parse::<u64>().ok().map(Value::from)
+            // Only the canonical spelling: `01001` or `+1001` must not alias user 1001.
+            id.parse::<u64>()
+                .ok()
+                .filter(|n| n.to_string() == id)
+                .map(Value::from)
         } else if id.is_empty() {
             None
         } else {

@@ -312,7 +312,12 @@ impl Ctx<'_> {
             mapping.stamp(&mut new_record, false);
             let body = match mapping.update.style {
                 UpdateStyle::Replace => new_record.clone(),
-                UpdateStyle::Merge => mapping.changed_fields(record, &new_record),
+                UpdateStyle::Merge => {
+                    // Timestamps are not mapped attributes: stamp the partial body too.
+                    let mut partial = mapping.changed_fields(record, &new_record);
+                    mapping.stamp(&mut partial, false);
+                    partial
+                }
             };
             let id_json = mapping
                 .id
@@ -447,7 +452,15 @@ impl Ctx<'_> {
                 "member" => Some(member.clone()),
                 _ => None,
             };
-            self.send(&members.add, &vars, &[], None).await?;
+            match self.send(&members.add, &vars, &[], None).await {
+                Ok(_) => {}
+                // Already a member (a concurrent add got there first): the intended state.
+                Err(Error::Scim(e)) if e.status == 409 => {}
+                Err(Error::Backend(crate::backend::BackendError::Status {
+                    status: 409, ..
+                })) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
