@@ -17,5 +17,7 @@ mod etag;
 mod json_server;
 mod observability;
 mod okta;
+#[cfg(feature = "real-backends")]
+mod prometheus;
 mod search;
 mod smoke;
