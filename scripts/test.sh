@@ -5,8 +5,11 @@
 #
 # 1. installs json-server 0.17.4 (and Node.js/npm from Debian if missing) into .cache/;
 # 2. cargo fmt --check and cargo clippy (-D warnings);
-# 3. cargo test with the real-backend tests (a real json-server is started per test);
-# 4. the shared acceptance cases (../shared/acceptance) against the demo directory and a
+# 3. scripts/validate-deploy.sh: the deploy artefacts (installs promtool/prometheus from
+#    Debian and kubernetes-validate into .cache/venv);
+# 4. cargo test with the real-backend tests (a real json-server is started per test, a real
+#    Prometheus by the scrape test);
+# 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
 #    real json-server, when ../shared exists beside the checkout.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +28,10 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --quiet --all-targets --features real-backends -- -D warnings
+log "deploy artefacts"
+scripts/validate-deploy.sh
+SCIMGATE_PROMETHEUS_BIN="${SCIMGATE_PROMETHEUS_BIN:-$(command -v prometheus)}"
+export SCIMGATE_PROMETHEUS_BIN
 log "cargo test"
 cargo test --features real-backends
 log "shared acceptance cases"

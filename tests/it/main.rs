@@ -18,5 +18,7 @@ mod json_server;
 mod observability;
 mod okta;
 mod process;
+#[cfg(feature = "real-backends")]
+mod prometheus;
 mod search;
 mod smoke;
