@@ -7,12 +7,13 @@ use crate::error::Error;
 use crate::mapping::target::{find_attribute, ScimTarget};
 use crate::mapping::{Paging, ResourceKind, Total};
 use crate::scim::attr::AttrPath;
+use crate::scim::attr::{resolve_in_element, Resolved};
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::PatchPath;
 use crate::scim::query::ListQuery;
 use crate::scim::resource::project;
-use crate::scim::schema::{ResourceSchema, LIST_RESPONSE};
+use crate::scim::schema::{AttributeDef, ResourceSchema, LIST_RESPONSE};
 
 /// `GET /{Resources}/{id}`.
 pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Error> {
@@ -30,6 +31,9 @@ pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Er
 
 /// `GET /{Resources}` with `filter`, paging and attribute selection.
 pub async fn list(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
+    if let Some(filter) = &query.filter {
+        check_filter_attributes(filter, &ctx.mapping().schema)?;
+    }
     let (total, resources) = match &query.filter {
         None if query.sort_by.is_none() => ctx.page_through(query).await?,
         _ => ctx.search(query).await?,
@@ -380,5 +384,52 @@ fn unique_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<(String, St
         "username" | "displayname" => Some((key, value.to_lowercase())),
         "externalid" => Some((key, value.clone())),
         _ => None,
+    }
+}
+
+/// 400 `invalidFilter` for a filter on an attribute this resource type does not have (or
+/// the mapping does not map): answering "no match" would make an IdP create duplicates
+/// (RFC 7644 §3.4.2.2: "the specified attribute … is not supported").
+fn check_filter_attributes(filter: &Filter, schema: &ResourceSchema) -> Result<(), ScimError> {
+    let unknown = |path: &AttrPath| {
+        ScimError::invalid_filter(format!(
+            "the filter names {path}, which {} resources do not have",
+            schema.name
+        ))
+    };
+    match filter {
+        Filter::Compare { path, .. } | Filter::Present(path) => match schema.resolve(path) {
+            Some(Resolved::Attribute(_)) => Ok(()),
+            _ => Err(unknown(path)),
+        },
+        Filter::ValuePath { attr, filter } => {
+            let Some(Resolved::Attribute(at)) = schema.resolve(attr) else {
+                return Err(unknown(attr));
+            };
+            check_element_filter(filter, at.attr).map_err(|p| {
+                unknown(&AttrPath {
+                    sub: Some(p.name.clone()),
+                    ..attr.clone()
+                })
+            })
+        }
+        Filter::And(terms) | Filter::Or(terms) => terms
+            .iter()
+            .try_for_each(|t| check_filter_attributes(t, schema)),
+        Filter::Not(inner) => check_filter_attributes(inner, schema),
+    }
+}
+
+/// Inside `attr[...]`, every name must be a sub-attribute of `attr`.
+fn check_element_filter<'f>(filter: &'f Filter, parent: &AttributeDef) -> Result<(), &'f AttrPath> {
+    match filter {
+        Filter::Compare { path, .. } | Filter::Present(path) => {
+            resolve_in_element(parent, path).map(|_| ()).ok_or(path)
+        }
+        Filter::And(terms) | Filter::Or(terms) => terms
+            .iter()
+            .try_for_each(|t| check_element_filter(t, parent)),
+        Filter::Not(inner) => check_element_filter(inner, parent),
+        Filter::ValuePath { attr, .. } => Err(attr),
     }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use crate::error::Error;
+use crate::mapping::target::get_ci;
 use crate::mapping::template::Vars;
 use crate::mapping::{CreateResponse, DeleteCall, ResourceKind, UpdateStyle};
 use crate::scim::attr::AttrPath;
@@ -20,6 +21,7 @@ use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
 use crate::scim::resource::{canonicalize, check_immutable, check_required};
+use crate::scim::schema::{Mutability, ResourceSchema};
 
 /// `POST /{Resources}`: returns the created resource.
 pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
@@ -114,8 +116,9 @@ pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Err
         .resource_from(&record, ctx.kind == ResourceKind::Group)
         .await?;
     let mut applied = Normalisations::default();
-    let new = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
+    let mut new = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
     ctx.count_normalisations(&applied);
+    keep_omitted_immutables(&current, &mut new, &mapping.schema);
     ctx.update(id, &record, &current, new).await
 }
 
@@ -181,6 +184,41 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
     deleted?;
     tracing::info!(op = "delete", resource = ctx.kind.name(), %id, "Audit: resource deleted.");
     Ok(())
+}
+
+/// A PUT that leaves out an immutable attribute keeps its value: Okta's profile pushes often
+/// do not carry such attributes, and "not sent" is not a change (RFC 7644 §3.5.1 only
+/// forbids a different value).
+fn keep_omitted_immutables(current: &Value, new: &mut Value, schema: &ResourceSchema) {
+    let containers = std::iter::once((None, &schema.core))
+        .chain(schema.extensions.iter().map(|e| (Some(e.id.as_str()), e)));
+    for (urn, def) in containers {
+        for attr in def
+            .attributes
+            .iter()
+            .filter(|a| a.mutability == Mutability::Immutable)
+        {
+            let old_container = match urn {
+                Some(u) => get_ci(current, u),
+                None => Some(current),
+            };
+            let Some(old) = old_container.and_then(|c| get_ci(c, &attr.name)) else {
+                continue;
+            };
+            let Value::Object(root) = new else { return };
+            let target = match urn {
+                Some(u) => root
+                    .entry(u.to_owned())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new())),
+                None => &mut *new,
+            };
+            if let Value::Object(map) = target {
+                if !map.keys().any(|k| k.eq_ignore_ascii_case(&attr.name)) {
+                    map.insert(attr.name.clone(), old.clone());
+                }
+            }
+        }
+    }
 }
 
 /// The `value`s of a resource's `members`, deduplicated, in order.

@@ -20,5 +20,6 @@ mod okta;
 mod process;
 #[cfg(feature = "real-backends")]
 mod prometheus;
+mod regressions;
 mod search;
 mod smoke;
