@@ -198,7 +198,7 @@ fn compile_raw(
     };
     let errors = compile_errors(p, &raw.errors);
     let schema = published_schema(&full, &attributes, members.is_some());
-    Some(ResourceMapping {
+    let compiled = ResourceMapping {
         kind,
         schema,
         id: id?,
@@ -214,7 +214,88 @@ fn compile_raw(
         pushdown,
         members,
         errors,
-    })
+    };
+    check_placeholders(p, &compiled);
+    Some(compiled)
+}
+
+/// Every `{placeholder}` must be one the gateway fills at that place; a typo would
+/// otherwise surface as a 500 on the first request that uses the call.
+fn check_placeholders(p: &mut Problems<'_>, m: &ResourceMapping) {
+    let mut calls: Vec<(&str, &Call, &[&str])> = vec![
+        ("operations.get", &m.get, &["id"]),
+        ("operations.list", &m.list.call, &[]),
+        ("operations.create", &m.create.call, &[]),
+        ("operations.update", &m.update.call, &["id"]),
+    ];
+    if let DeleteCall::Delete(c) | DeleteCall::Soft(c) = &m.delete {
+        calls.push(("operations.delete", c, &["id"]));
+    }
+    if let Some(members) = &m.members {
+        calls.push(("members.list", &members.list.call, &["id"]));
+        calls.push(("members.add", &members.add, &["id", "member"]));
+        calls.push((
+            "members.remove",
+            &members.remove,
+            &["id", "member", "record."],
+        ));
+    }
+    for (key, call, allowed) in calls {
+        let mut used: Vec<&str> = call.path.variables().collect();
+        used.extend(call.query.iter().flat_map(|(_, t)| t.variables()));
+        if let Some(body) = &call.body {
+            used.extend(body.variables());
+        }
+        for var in used {
+            let known = allowed.iter().any(|a| {
+                *a == var || (a.ends_with('.') && var.starts_with(a) && var.len() > a.len())
+            });
+            if !known {
+                let list: Vec<String> = allowed
+                    .iter()
+                    .map(|a| {
+                        if a.ends_with('.') {
+                            format!("{{{a}<field>}}")
+                        } else {
+                            format!("{{{a}}}")
+                        }
+                    })
+                    .collect();
+                let hint = if list.is_empty() {
+                    "none".to_owned()
+                } else {
+                    list.join(", ")
+                };
+                p.add(
+                    key,
+                    format!("unknown placeholder {{{var}}} (allowed here: {hint})"),
+                );
+            }
+        }
+    }
+    for (i, rule) in m.pushdown.iter().enumerate() {
+        for var in rule.query.iter().flat_map(|(_, t)| t.variables()) {
+            if var != "value" {
+                p.add(
+                    &format!("filters[{i}]"),
+                    format!("unknown placeholder {{{var}}} (allowed here: {{value}})"),
+                );
+            }
+        }
+    }
+    for a in &m.attributes {
+        for var in a.template.iter().flat_map(|t| t.variables()) {
+            let resolves = parse_patch_path(var, &FilterLimits::default())
+                .ok()
+                .is_some_and(|path| ScimTarget::resolve(&path, &m.schema).is_ok());
+            if !resolves {
+                p.add(
+                    &a.key,
+                    format!("template placeholder {{{var}}} is not a mapped SCIM attribute"),
+                );
+            }
+        }
+    }
 }
 
 /// The complete schema of the resource type (core + declared extensions), before filtering.
@@ -650,16 +731,24 @@ fn compile_attribute(
         .template
         .as_deref()
         .and_then(|t| compile_template(p, &format!("{key}.template"), t));
+    let transform = Transform {
+        values,
+        backend_type,
+        case,
+    };
+    for (what, value) in [("default", &spec.default), ("constant", &spec.constant)] {
+        if let Some(v) = value {
+            if let Err(e) = transform.to_backend(v) {
+                p.add(key, format!("{what} cannot be stored: {e}"));
+            }
+        }
+    }
     Some(AttributeMapping {
         key: key.to_owned(),
         target,
         backend,
         direction,
-        transform: Transform {
-            values,
-            backend_type,
-            case,
-        },
+        transform,
         default: spec.default,
         constant: spec.constant,
         template,
@@ -776,6 +865,12 @@ fn compile_errors(p: &mut Problems<'_>, rules: &[file::ErrorRule]) -> Vec<ErrorM
                 }
                 parsed
             });
+            if !(100..=599).contains(&rule.status) {
+                p.add(
+                    &key,
+                    format!("status {} is not an HTTP status", rule.status),
+                );
+            }
             if !(400..=599).contains(&rule.scim_status) {
                 p.add(&key, "scim_status must be a 4xx or 5xx status");
             }

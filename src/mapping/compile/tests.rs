@@ -140,3 +140,24 @@ fn multi_valued_attributes_need_an_element_selector() {
     let problems = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap_err();
     assert!(problems[0].message.contains("multi-valued"), "{problems:?}");
 }
+
+#[test]
+fn unknown_placeholders_and_unstorable_defaults_are_problems() {
+    let text = MINIMAL
+        .replace("path: \"/u/{id}\" }\n  list", "path: \"/u/{idd}\" }\n  list")
+        .replace("userName: $.login", "userName: $.login\n  active: { path: $.on, values: { true: Y, false: N }, default: maybe }");
+    let problems = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("{idd}") && p.contains("operations.get")),
+        "{rendered:?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("default cannot be stored")),
+        "{rendered:?}"
+    );
+}
