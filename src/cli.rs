@@ -20,10 +20,11 @@ USAGE:
   scimgate demo  [--listen ADDR] [--admin-listen ADDR] [--token TOKEN] [--mappings DIR]
       Starts the gateway and the bundled example directory in one process.
   scimgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--token TOKEN]
-                 [--backend-url URL]
+                 [--backend-url URL] [--mappings DIR]
       Serves SCIM in front of the directory the config describes.
-  scimgate check --config FILE
-      Validates the config and every mapping file; prints all problems.
+  scimgate check --config FILE [--token TOKEN] [--mappings DIR]
+      Validates the config and every mapping file; prints all problems. A token is
+      required as for serve (tokens often come from the environment or a Secret).
 
 Flags override the config file and SCIMGATE__* environment variables
 (SCIMGATE__LISTEN, SCIMGATE__AUTH__TOKENS, SCIMGATE__BACKEND__URL, ...).
