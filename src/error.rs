@@ -58,6 +58,27 @@ fn backend_to_scim(e: &BackendError) -> ScimError {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        // What the operator needs but the IdP must not see; no attribute values.
+        match &self {
+            Error::Backend(BackendError::Unreachable { url, reason }) => {
+                tracing::warn!(%url, %reason, "Backend unreachable.");
+            }
+            Error::Backend(BackendError::Timeout { timeout_ms }) => {
+                tracing::warn!(timeout_ms, "Backend timed out.");
+            }
+            Error::Backend(BackendError::Status {
+                status,
+                method,
+                path,
+                ..
+            }) => {
+                tracing::warn!(status, %method, %path, "Backend refused the call.");
+            }
+            Error::Backend(BackendError::BadAnswer { method, path, .. }) => {
+                tracing::warn!(%method, %path, "Backend answer unusable.");
+            }
+            Error::Scim(_) => {}
+        }
         scim_error_response(&self.to_scim())
     }
 }

@@ -5,7 +5,8 @@
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// No connection could be made (refused, DNS, reset before an answer).
-    #[error("cannot reach the directory at {url}: {reason}")]
+    // The URL is for logs only: the IdP has no business knowing the internal address.
+    #[error("cannot reach the directory: {reason}")]
     Unreachable { url: String, reason: String },
     /// No complete answer within the configured timeout.
     #[error("the directory did not answer within {timeout_ms} ms")]

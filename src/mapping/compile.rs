@@ -901,7 +901,7 @@ fn published_schema(
                 .filter(|m| m.target.extension.as_deref() == extension && m.target.attr == def.name)
                 .collect();
             if extension.is_none() && def.name == "members" && has_members {
-                attributes.push(def.clone());
+                attributes.push(users_only_members(def));
                 continue;
             }
             if !mapped.is_empty() {
@@ -933,6 +933,20 @@ fn published_schema(
             .filter(|ext| !ext.attributes.is_empty())
             .collect(),
     }
+}
+
+/// Group members are Users here (nested groups are not provisioned): advertise only that.
+fn users_only_members(def: &AttributeDef) -> AttributeDef {
+    let mut out = def.clone();
+    out.sub_attributes.retain(|s| s.name != "display");
+    for sub in &mut out.sub_attributes {
+        match sub.name.as_str() {
+            "type" => sub.canonical_values = vec!["User".into()],
+            "$ref" => sub.reference_types = vec!["User".into()],
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Narrows one attribute definition to what its mappings cover.

@@ -257,7 +257,7 @@ impl Ctx<'_> {
                 ScimError::bad_request(
                     ScimType::TooMany,
                     format!(
-                        "the filter needs more than {cap} directory records to be scanned; narrow it with a term the directory can answer (for example userName eq \"...\")"
+                        "answering this query needs more than {cap} directory records to be scanned; add or narrow a filter with a term the directory can answer (for example userName eq \"...\")"
                     ),
                 )
             })?;

@@ -30,6 +30,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     let resource = canonicalize(body, &mapping.schema, &ctx.tenant.dialect, &mut applied)?;
     ctx.count_normalisations(&applied);
     check_required(&resource, &mapping.schema)?;
+    check_members(&resource)?;
     let new_members = member_ids(&resource);
     ctx.verify_users_exist(&new_members).await?;
     let mut record = mapping.to_record(&resource, None)?;
@@ -221,6 +222,23 @@ fn keep_omitted_immutables(current: &Value, new: &mut Value, schema: &ResourceSc
     }
 }
 
+/// 400 when a member carries no id (`{}` or `{"value": null}` would otherwise be dropped
+/// silently and the IdP would believe the member was added).
+fn check_members(resource: &Value) -> Result<(), ScimError> {
+    let Some(items) = resource.get("members").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    match items.iter().find(|m| {
+        !matches!(m.get("value"), Some(Value::String(s)) if !s.is_empty())
+            && !m.get("value").is_some_and(Value::is_number)
+    }) {
+        Some(bad) => Err(ScimError::invalid_value(format!(
+            "every member needs a \"value\" with the User id, got {bad}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The `value`s of a resource's `members`, deduplicated, in order.
 fn member_ids(resource: &Value) -> Vec<String> {
     let mut seen = HashSet::new();
@@ -326,6 +344,7 @@ impl Ctx<'_> {
         }
         check_immutable(current, &new, &mapping.schema)?;
         check_required(&new, &mapping.schema)?;
+        check_members(&new)?;
         let old_members = member_ids(current);
         let new_members = member_ids(&new);
         let added: Vec<String> = new_members

@@ -38,13 +38,12 @@ impl ListQuery {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
-        let filter =
-            match get("filter").map(str::trim) {
-                None | Some("") => None,
-                Some(text) => Some(parse_filter(text, &limits.filter).map_err(|e| {
-                    ScimError::invalid_filter(format!("invalid filter {text:?}: {e}"))
-                })?),
-            };
+        let filter = match get("filter").map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(parse_filter(text, &limits.filter).map_err(|e| {
+                ScimError::invalid_filter(format!("invalid filter {:?}: {e}", excerpt(text)))
+            })?),
+        };
         let start_index = match get("startIndex") {
             None | Some("") => 1,
             Some(v) => parse_int("startIndex", v)?.max(1) as u64,
@@ -155,5 +154,14 @@ impl ListQuery {
             }
         }
         ListQuery::parse(&pairs, limits)
+    }
+}
+
+/// The start of a long client value, for error messages (a 4 KiB filter is not echoed).
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }

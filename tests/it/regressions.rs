@@ -74,3 +74,29 @@ async fn a_put_that_leaves_out_the_immutable_site_keeps_it() {
     assert_eq!(changed.status, 400, "{}", changed.text);
     assert_eq!(changed.scim_type(), Some("mutability"));
 }
+
+#[tokio::test]
+async fn a_member_without_an_id_is_refused_and_changes_nothing() {
+    let gw = Gateway::demo().await;
+    let before = gw.scim.get("/Groups/501").await;
+    for members in [
+        json!([{}]),
+        json!([{"value": null}]),
+        json!([{"value": "1001"}, {"display": "x"}]),
+    ] {
+        let r = gw
+            .scim
+            .patch(
+                "/Groups/501",
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "add", "path": "members", "value": members}]}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{members}: {}", r.text);
+        assert_eq!(r.scim_type(), Some("invalidValue"));
+    }
+    assert_eq!(
+        gw.scim.get("/Groups/501").await.json["members"],
+        before.json["members"]
+    );
+}
