@@ -102,7 +102,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
             map.insert("members".into(), ctx.member_values(new_members.iter()));
         }
     }
-    tracing::info!(op = "create", resource = ctx.kind.name(), %id, "Audit: resource created.");
+    let set = changed_attributes(&Value::Object(serde_json::Map::new()), &created);
+    tracing::info!(op = "create", resource = ctx.kind.name(), %id, attributes = ?set, "Audit: resource created.");
     Ok(created)
 }
 
