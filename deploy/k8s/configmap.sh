@@ -34,7 +34,13 @@ data:
     backend:
       url: http://127.0.0.1:3000
       timeout: 10s
+    # Keep serving (readyz 503) long enough for the readiness probe and the endpoint
+    # update to take the pod out of the Service before connections are closed.
+    shutdown_drain: 8s
     shutdown_timeout: 10s
+    # Sized for the container's memory limit (records of ~1-2 KB).
+    cache:
+      capacity: 20000
     log:
       format: json
 HEAD
