@@ -312,6 +312,7 @@ async fn run_until_signal(started: Started) -> i32 {
             t.draining.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         tokio::time::sleep(drain).await;
+        tracing::info!("Drain over: closing listeners, waiting for in-flight requests.");
         let _ = stop.send(true);
     });
     let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -328,7 +329,10 @@ async fn run_until_signal(started: Started) -> i32 {
     }
     let router = crate::server::app(&tenants);
     match crate::server::serve_with_grace(listener, router, on_stop(stopped), grace).await {
-        Ok(()) => 0,
+        Ok(()) => {
+            tracing::info!("Stopped.");
+            0
+        }
         Err(e) => {
             eprintln!("error: server failed: {e}");
             1
@@ -356,7 +360,7 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("Shutting down: finishing in-flight requests.");
+    tracing::info!("Shutting down: draining (readyz answers 503).");
 }
 
 #[cfg(test)]
