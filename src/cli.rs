@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::{self, Overrides};
 use crate::demo::{DemoDirectory, Store};
@@ -328,7 +329,11 @@ async fn run_until_signal(started: Started) -> i32 {
         });
     }
     let router = crate::server::app(&tenants);
-    match crate::server::serve_with_grace(listener, router, on_stop(stopped), grace).await {
+    let header_timeout = config::parse_duration(&loaded.settings.limits.header_read_timeout)
+        .unwrap_or(Duration::from_secs(10));
+    match crate::server::serve_with_grace(listener, router, on_stop(stopped), grace, header_timeout)
+        .await
+    {
         Ok(()) => {
             tracing::info!("Stopped.");
             0

@@ -85,6 +85,7 @@ impl std::fmt::Debug for BackendSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
+    pub header_read_timeout: String,
     pub max_body_bytes: usize,
     pub max_filter_length: usize,
     pub max_filter_depth: usize,
@@ -233,6 +234,7 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
         ("backend.connect_timeout", &s.backend.connect_timeout),
         ("shutdown_timeout", &s.shutdown_timeout),
         ("shutdown_drain", &s.shutdown_drain),
+        ("limits.header_read_timeout", &s.limits.header_read_timeout),
         ("cache.ttl", &s.cache.ttl),
         ("cache.idle", &s.cache.idle),
     ] {

@@ -27,7 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -259,32 +259,59 @@ pub async fn serve(
         .await
 }
 
-/// Like [`serve`], but once `shutdown` completes (no new connections are accepted from then
-/// on) in-flight requests get at most `grace` to finish; then this returns `Ok` anyway, so
-/// a stuck backend cannot keep the process from exiting.
+/// Like [`serve`], with inbound limits, and once `shutdown` completes (no new connections
+/// are accepted from then on) in-flight requests get at most `grace` to finish; then this
+/// returns `Ok` anyway, so a stuck backend cannot keep the process from exiting.
+///
+/// The accept loop is written out (rather than `axum::serve`) for the header-read timeout:
+/// a client that never finishes its request head is disconnected instead of holding a
+/// connection forever.
 pub async fn serve_with_grace(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
+    header_read_timeout: Duration,
 ) -> std::io::Result<()> {
-    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        let _ = signalled.send(());
-    };
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result,
-        _ = on_signal => match tokio::time::timeout(grace, &mut server).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!(grace_ms = grace.as_millis() as u64, "Shutdown grace period over: dropping the requests still running.");
-                Ok(())
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "Accept failed.");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // Client resets and header timeouts end here; nothing to report upward.
+                    let _ = watched.await;
+                });
             }
-        },
+            () = &mut shutdown => break,
+        }
     }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "Shutdown grace period over: dropping the requests still running."
+        );
+    }
+    Ok(())
 }

@@ -302,6 +302,7 @@ async fn draining_gateway(
             let _ = on_trigger.await;
         },
         grace,
+        Duration::from_secs(10),
     ));
     let client = Client::new(
         format!("http://{addr}{}", loaded.settings.base_path),
