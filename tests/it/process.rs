@@ -65,8 +65,9 @@ async fn request(port: u16, path: &str) -> Outcome {
     }
 }
 
-#[tokio::test]
-async fn sigterm_during_a_burst_loses_no_request_and_exits_zero() {
+/// Starts `scimgate demo` on a free port (extra environment in `env`) and waits until it
+/// answers.
+async fn start_demo(env: &[(&str, &str)]) -> (u16, std::process::Child) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
         .args([
@@ -78,19 +79,25 @@ async fn sigterm_during_a_burst_loses_no_request_and_exits_zero() {
             "--token",
             TOKEN,
         ])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut ready = false;
     for _ in 0..100 {
         if request(port, "/scim/v2/ServiceProviderConfig").await == Outcome::Complete(200) {
-            ready = true;
-            break;
+            return (port, child);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(ready, "the demo did not start");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the demo did not start");
+}
+
+#[tokio::test]
+async fn sigterm_during_a_burst_loses_no_request_and_exits_zero() {
+    let (port, mut child) = start_demo(&[]).await;
 
     let burst: Vec<_> = (0..200)
         .map(|i| {
@@ -141,31 +148,7 @@ async fn sigterm_during_a_burst_loses_no_request_and_exits_zero() {
 /// `limits.header_read_timeout` instead of holding the connection.
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
-        .args([
-            "demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-listen",
-            "",
-            "--token",
-            TOKEN,
-        ])
-        .env("SCIMGATE__LIMITS__HEADER_READ_TIMEOUT", "300ms")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if request(port, "/scim/v2/ServiceProviderConfig").await == Outcome::Complete(200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the demo did not start");
+    let (port, mut child) = start_demo(&[("SCIMGATE__LIMITS__HEADER_READ_TIMEOUT", "300ms")]).await;
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     stream
         .write_all(b"GET /scim/v2/Users HTTP/1.1\r\nHost: 127.0.0.1\r\n")
