@@ -11,6 +11,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::json;
 
 use crate::support::gateway::metric_value;
+use crate::support::process::start_on_free_port;
 use crate::support::scim::patch_ok;
 use crate::support::{Client, Gateway};
 
@@ -47,11 +48,6 @@ fn prometheus_bin() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 impl Prometheus {
     /// Starts Prometheus scraping `target` (host:port) every second.
     async fn start(target: &str) -> Prometheus {
@@ -73,44 +69,36 @@ impl Prometheus {
             ),
         )
         .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new(&bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut prom = Prometheus {
+        let log_path = dir.join("prometheus.log");
+        let spawn = |port: u16| {
+            let log = std::fs::File::create(&log_path).unwrap();
+            Command::new(&bin)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
+        };
+        let (child, port) = start_on_free_port(
+            "prometheus",
+            spawn,
+            "/-/ready",
+            |r| r.status == 200,
+            || std::fs::read_to_string(&log_path).unwrap_or_default(),
+            POLL_LIMIT,
+        )
+        .await;
+        let prom = Prometheus {
             child,
             dir,
             api: Client::new(format!("http://127.0.0.1:{port}"), None),
         };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = prom.child.try_wait().unwrap() {
-                panic!("prometheus exited with {status}:\n{}", prom.log());
-            }
-            // The test client panics on a refused connection: wait for the port first.
-            let listening = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok();
-            if listening && prom.api.get("/-/ready").await.status == 200 {
-                break;
-            }
-            assert!(
-                started.elapsed() < POLL_LIMIT,
-                "prometheus not ready after {POLL_LIMIT:?}:\n{}",
-                prom.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
         prom
     }
 

@@ -54,6 +54,20 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Reply {
+        self.try_raw(method, path, headers, body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {}{path}: request failed: {e}", self.base))
+    }
+
+    /// Like [`Client::raw`], with transport failures (refused, reset) as `Err` instead of a
+    /// panic: for probing a backend that may not be listening yet.
+    pub async fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, String> {
         let mut builder = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(format!("{}{}", self.base, path));
@@ -68,18 +82,27 @@ impl Client {
         let request = builder
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .unwrap();
-        let response = self.inner.request(request).await.expect("request failed");
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
+        Ok(Reply {
             status,
             headers,
             text,
             json,
-        }
+        })
     }
 
     /// Sends JSON as `application/scim+json`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use scimgate::config::Overrides;
 
 use super::gateway::repo_path;
+use super::process::start_on_free_port;
 use super::scim::run_id;
 use super::{Client, Gateway};
 
@@ -37,11 +38,6 @@ fn binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 impl JsonServer {
     /// Starts json-server and waits (at most 30 s) until it serves `/users`.
     pub async fn start() -> JsonServer {
@@ -53,42 +49,39 @@ impl JsonServer {
             dir.join("db.json"),
         )
         .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("json-server.log")).unwrap();
-        let child = Command::new(bin)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "db.json",
-            ])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("cannot start json-server");
-        let server = JsonServer {
+        let log_path = dir.join("json-server.log");
+        let spawn = |port: u16| {
+            let log = std::fs::File::create(&log_path).unwrap();
+            Command::new(&bin)
+                .args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "db.json",
+                ])
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("cannot start json-server")
+        };
+        // json-server's `/users` is a JSON array; anything else on the port is not ours.
+        let (child, port) = start_on_free_port(
+            "json-server",
+            spawn,
+            "/users",
+            |r| r.status == 200 && r.json.is_array(),
+            || std::fs::read_to_string(&log_path).unwrap_or_default(),
+            Duration::from_secs(30),
+        )
+        .await;
+        JsonServer {
             url: format!("http://127.0.0.1:{port}"),
             child,
             dir,
-        };
-        // json-server listens only once db.json is loaded, so an open port means ready.
-        let addr = format!("127.0.0.1:{port}");
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-                let r = server.client().get("/users").await;
-                assert_eq!(r.status, 200, "json-server /users: {}", r.text);
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let log = std::fs::read_to_string(server.dir.join("json-server.log")).unwrap_or_default();
-        panic!(
-            "json-server on {} did not listen within 30 s:\n{log}",
-            server.url
-        );
     }
 
     /// A client for json-server itself, to check what really got stored.
