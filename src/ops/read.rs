@@ -34,8 +34,10 @@ pub async fn list(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
     if let Some(filter) = &query.filter {
         check_filter_attributes(filter, &ctx.mapping().schema)?;
     }
-    let (total, resources) = match &query.filter {
-        None if query.sort_by.is_none() => ctx.page_through(query).await?,
+    let backend_sort = ctx.backend_sort(query);
+    let (total, resources) = match (&query.filter, &backend_sort) {
+        (None, Some(sort)) => ctx.page_through(query, sort).await?,
+        (None, None) if query.sort_by.is_none() => ctx.page_through(query, &[]).await?,
         _ => ctx.search(query).await?,
     };
     let schema = &ctx.mapping().schema;
@@ -103,8 +105,28 @@ impl Ctx<'_> {
         Ok(resource)
     }
 
-    /// An unfiltered, unsorted list: the backend pages for us.
-    async fn page_through(&self, query: &ListQuery) -> Result<(u64, Vec<Value>), Error> {
+    /// Sort parameters when the backend sorts this query itself: the mapping has a sort rule
+    /// for `sortBy`, and the backend answers the whole filter (if any), so that its order is
+    /// the order of the answer. Otherwise the gateway sorts (`sort_resources`).
+    fn backend_sort(&self, query: &ListQuery) -> Option<Vec<(String, String)>> {
+        let by = query.sort_by.as_ref()?;
+        let mapping = self.mapping();
+        if query
+            .filter
+            .as_ref()
+            .is_some_and(|f| !mapping.pushdown(f).complete)
+        {
+            return None;
+        }
+        mapping.sort_params(by, query.descending)
+    }
+
+    /// An unfiltered list, unsorted or sorted by the backend (`sort`): the backend pages.
+    async fn page_through(
+        &self,
+        query: &ListQuery,
+        sort: &[(String, String)],
+    ) -> Result<(u64, Vec<Value>), Error> {
         let mapping = self.mapping();
         let list = &mapping.list;
         let no_vars = |_: &str| None;
@@ -134,7 +156,7 @@ impl Ctx<'_> {
         let mut cursor = offset - offset % size;
         let mut skip = (offset - cursor) as usize;
         loop {
-            let page = self.fetch_page(list, &no_vars, &[], cursor, size).await?;
+            let page = self.fetch_page(list, &no_vars, sort, cursor, size).await?;
             total = total.or(page.total);
             let got = page.records.len() as u64;
             records.extend(page.records.into_iter().skip(skip));
@@ -169,8 +191,15 @@ impl Ctx<'_> {
             }
             None => None,
         };
+        let backend_sort = self.backend_sort(query);
         if matches.is_none() {
-            let found = self.scan(query, filter_members).await?;
+            let found = self
+                .scan(
+                    query,
+                    filter_members,
+                    backend_sort.as_deref().unwrap_or(&[]),
+                )
+                .await?;
             if let (Some((attr, value)), [only]) = (&lookup, found.as_slice()) {
                 if let Some(id) = only.get("id").and_then(Value::as_str) {
                     self.tenant
@@ -182,7 +211,7 @@ impl Ctx<'_> {
             matches = Some(found);
         }
         let mut matches = matches.unwrap_or_default();
-        if let Some(sort) = &query.sort_by {
+        if let (Some(sort), None) = (&query.sort_by, &backend_sort) {
             sort_resources(&mut matches, sort, query.descending, &mapping.schema);
         }
         let total = matches.len() as u64;
@@ -239,15 +268,21 @@ impl Ctx<'_> {
         Ok(None)
     }
 
-    /// Every resource matching the filter: pushdown narrows, the bounded scan reads, the
-    /// gateway evaluates.
-    async fn scan(&self, query: &ListQuery, filter_members: bool) -> Result<Vec<Value>, Error> {
+    /// Every resource matching the filter, in the backend's order: pushdown narrows, the
+    /// bounded scan reads (with `sort` when the backend sorts), the gateway evaluates.
+    async fn scan(
+        &self,
+        query: &ListQuery,
+        filter_members: bool,
+        sort: &[(String, String)],
+    ) -> Result<Vec<Value>, Error> {
         let mapping = self.mapping();
-        let params = query
+        let mut params = query
             .filter
             .as_ref()
             .map(|f| mapping.pushdown(f).params)
             .unwrap_or_default();
+        params.extend(sort.iter().cloned());
         let no_vars = |_: &str| None;
         let cap = self.tenant.max_scan;
         let records = self
@@ -276,9 +311,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Sorts by one attribute (RFC 7644 §3.4.2.3): resources without a value go last; strings
-/// compare case-insensitively unless the attribute is caseExact; the sort is stable, so
-/// equal keys keep the backend's order.
+/// Sorts by one attribute (RFC 7644 §3.4.2.3): resources without a value go last when
+/// ascending and first when descending; strings compare case-insensitively unless the
+/// attribute is caseExact; the sort is stable, so equal keys keep the backend's order.
 fn sort_resources(
     resources: &mut [Value],
     by: &AttrPath,
@@ -334,19 +369,16 @@ fn sort_resources(
         })
     };
     resources.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        match (ka, kb) {
+        let ascending = match (key(a), key(b)) {
             (None, None) => std::cmp::Ordering::Equal,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (Some(_), None) => std::cmp::Ordering::Less,
-            (Some(x), Some(y)) => {
-                let ord = x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal);
-                if descending {
-                    ord.reverse()
-                } else {
-                    ord
-                }
-            }
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        };
+        if descending {
+            ascending.reverse()
+        } else {
+            ascending
         }
     });
 }
