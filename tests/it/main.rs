@@ -23,3 +23,4 @@ mod prometheus;
 mod regressions;
 mod search;
 mod smoke;
+mod sorting;
