@@ -20,6 +20,7 @@ mod okta;
 mod process;
 #[cfg(feature = "real-backends")]
 mod prometheus;
+mod protocol;
 mod regressions;
 mod search;
 mod smoke;
