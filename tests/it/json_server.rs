@@ -1,6 +1,6 @@
-//! The Entra and Okta scenarios against a REAL json-server 0.17.4 (one process per test,
-//! fresh db.json), through `config/json-server.yaml`, plus what only json-server shows: the
-//! gateway's own uniqueness checks, `group_members` records, and the seeded users' mapping.
+//! The Entra, Okta and `/Bulk` scenarios against a REAL json-server 0.17.4 (one process per
+//! test, fresh db.json), through `config/json-server.yaml`, plus what only json-server shows:
+//! the gateway's own uniqueness checks, `group_members` records, and the seeded users' mapping.
 //! Only with `--features real-backends` (needs scripts/install-json-server.sh).
 
 use serde_json::{json, Value};
@@ -47,6 +47,21 @@ mod okta {
         full_membership_replace,
         import_paging,
         unlink_group,
+    );
+}
+
+mod bulk {
+    scenario_tests!(crate::support::json_server::json_server_gateway, crate::bulk =>
+        user_and_group_with_member_reference,
+        fail_on_errors_stops_after_the_first_error,
+        too_many_operations_is_413_and_changes_nothing,
+        too_large_payload_is_413_and_changes_nothing,
+        a_failure_in_the_middle_keeps_earlier_and_later_writes,
+        references_to_failed_or_unknown_operations,
+        circular_references_fail_without_hanging,
+        malformed_requests_and_operations,
+        versions_are_if_match_per_operation,
+        root_search_returns_both_types,
     );
 }
 

@@ -9,6 +9,7 @@
 #[macro_use]
 mod support;
 
+mod bulk;
 mod discovery;
 mod entra;
 mod errors;
