@@ -122,14 +122,18 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
     Router::new()
         .route(
             "/.search",
-            read_only(axum::routing::post(handlers::root_search)),
+            read_only(axum::routing::post(
+                move |state: T, headers: HeaderMap, body: Body| {
+                    handlers::search(state, headers, body, None)
+                },
+            )),
         )
         .route("/Bulk", read_only(axum::routing::post(handlers::bulk)))
         .route(
             "/Users/.search",
             read_only(axum::routing::post(
                 move |state: T, headers: HeaderMap, body: Body| {
-                    handlers::search(state, headers, body, ResourceKind::User)
+                    handlers::search(state, headers, body, Some(ResourceKind::User))
                 },
             )),
         )
@@ -137,7 +141,7 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
             "/Groups/.search",
             read_only(axum::routing::post(
                 move |state: T, headers: HeaderMap, body: Body| {
-                    handlers::search(state, headers, body, ResourceKind::Group)
+                    handlers::search(state, headers, body, Some(ResourceKind::Group))
                 },
             )),
         )

@@ -83,28 +83,25 @@ async fn list_response(
     Ok(scim_json(StatusCode::OK, &body))
 }
 
+/// `POST /{Resources}/.search`, or without a resource type `POST /.search` across Users
+/// and Groups (RFC 7644 §3.4.3).
 pub async fn search(
     State(tenant): State<SharedTenant>,
     headers: HeaderMap,
     body: Result<ScimBody, ScimError>,
-    kind: ResourceKind,
+    kind: Option<ResourceKind>,
 ) -> Result<Response, Error> {
     let ScimBody(body) = body?;
     let query = ListQuery::from_search_request(&body, &tenant.limits)?;
-    list_response(&tenant, &headers, kind, &query).await
-}
-
-/// `POST /.search` across Users and Groups (RFC 7644 §3.4.3).
-pub async fn root_search(
-    State(tenant): State<SharedTenant>,
-    headers: HeaderMap,
-    body: Result<ScimBody, ScimError>,
-) -> Result<Response, Error> {
-    let ScimBody(body) = body?;
-    let query = ListQuery::from_search_request(&body, &tenant.limits)?;
-    // Each resource type gets its own context inside; the kind here is only a default.
-    let body = ops::search_all(&ctx(&tenant, &headers, ResourceKind::User), &query).await?;
-    Ok(scim_json(StatusCode::OK, &body))
+    match kind {
+        Some(kind) => list_response(&tenant, &headers, kind, &query).await,
+        None => {
+            // Each resource type gets its own context inside; User is only a placeholder.
+            let request = ctx(&tenant, &headers, ResourceKind::User);
+            let body = ops::search_all(&request, &query).await?;
+            Ok(scim_json(StatusCode::OK, &body))
+        }
+    }
 }
 
 /// `POST /Bulk` (RFC 7644 §3.7): 200 with a BulkResponse whatever the operations' outcomes.

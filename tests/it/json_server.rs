@@ -51,18 +51,7 @@ mod okta {
 }
 
 mod bulk {
-    scenario_tests!(crate::support::json_server::json_server_gateway, crate::bulk =>
-        user_and_group_with_member_reference,
-        fail_on_errors_stops_after_the_first_error,
-        too_many_operations_is_413_and_changes_nothing,
-        too_large_payload_is_413_and_changes_nothing,
-        a_failure_in_the_middle_keeps_earlier_and_later_writes,
-        references_to_failed_or_unknown_operations,
-        circular_references_fail_without_hanging,
-        malformed_requests_and_operations,
-        versions_are_if_match_per_operation,
-        root_search_returns_both_types,
-    );
+    bulk_scenarios!(crate::support::json_server::json_server_gateway);
 }
 
 /// GETs a json-server collection (e.g. `/users`), asserting 200.

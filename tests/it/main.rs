@@ -9,6 +9,7 @@
 #[macro_use]
 mod support;
 
+#[macro_use]
 mod bulk;
 mod discovery;
 mod entra;
