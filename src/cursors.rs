@@ -63,9 +63,18 @@ mod tests {
         let memo = CursorMemo::default();
         memo.remember(ResourceKind::User, 10, 10, "b".into());
         memo.remember(ResourceKind::User, 10, 20, "c".into());
-        assert_eq!(memo.nearest(ResourceKind::User, 10, 25), Some((20, "c".into())));
-        assert_eq!(memo.nearest(ResourceKind::User, 10, 20), Some((20, "c".into())));
-        assert_eq!(memo.nearest(ResourceKind::User, 10, 15), Some((10, "b".into())));
+        assert_eq!(
+            memo.nearest(ResourceKind::User, 10, 25),
+            Some((20, "c".into()))
+        );
+        assert_eq!(
+            memo.nearest(ResourceKind::User, 10, 20),
+            Some((20, "c".into()))
+        );
+        assert_eq!(
+            memo.nearest(ResourceKind::User, 10, 15),
+            Some((10, "b".into()))
+        );
         assert_eq!(memo.nearest(ResourceKind::User, 10, 5), None);
         assert_eq!(memo.nearest(ResourceKind::User, 50, 25), None);
         assert_eq!(memo.nearest(ResourceKind::Group, 10, 25), None);

@@ -353,7 +353,9 @@ impl<'a> Ctx<'a> {
         let mut offset = 0;
         let mut token: Option<String> = None;
         loop {
-            let from = token.as_deref().map_or(PageFrom::Offset(offset), PageFrom::Next);
+            let from = token
+                .as_deref()
+                .map_or(PageFrom::Offset(offset), PageFrom::Next);
             let page = self.fetch_page(list, vars, params, from, size).await?;
             let got = page.fetched;
             out.extend(page.records);

@@ -14,9 +14,9 @@ use super::target::ScimTarget;
 use super::template::{JsonTemplate, Template};
 use super::transform::{BackendType, Case, Transform};
 use super::{
-    AttributeMapping, Call, CreateCall, CreateResponse, DeleteCall, Direction, ErrorMapping, GoneMarker,
-    IdField, ListCall, MemberArray, MemberCalls, MembersMapping, MetaFields, NextPage, Paging, PushdownRule, ResourceKind,
-    ResourceMapping, Total, UpdateCall, UpdateStyle,
+    AttributeMapping, Call, CreateCall, CreateResponse, DeleteCall, Direction, ErrorMapping,
+    GoneMarker, IdField, ListCall, MemberArray, MemberCalls, MembersMapping, MetaFields, NextPage,
+    Paging, PushdownRule, ResourceKind, ResourceMapping, Total, UpdateCall, UpdateStyle,
 };
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, FilterLimits};
@@ -184,7 +184,11 @@ fn compile_raw(
     let get = compile_call(p, "operations.get", &raw.operations.get);
     let mut list = compile_list(p, "operations.list", &raw.operations.list);
     if let (Some(list), Some(gone)) = (&mut list, compile_gone(p, &raw.operations.delete)) {
-        let exclude = compile_query(p, "operations.delete.exclude", &raw.operations.delete.exclude);
+        let exclude = compile_query(
+            p,
+            "operations.delete.exclude",
+            &raw.operations.delete.exclude,
+        );
         list.call.query.extend(exclude);
         list.gone = Some(gone);
     }
@@ -647,12 +651,18 @@ fn compile_gone(p: &mut Problems<'_>, spec: &file::DeleteSpec) -> Option<GoneMar
             None
         }
         (Some(_), false) => {
-            p.add("operations.delete.marker", "only a soft delete has a marker");
+            p.add(
+                "operations.delete.marker",
+                "only a soft delete has a marker",
+            );
             None
         }
         (None, false) => {
             if !spec.exclude.is_empty() {
-                p.add("operations.delete.exclude", "only a soft delete has `exclude`");
+                p.add(
+                    "operations.delete.exclude",
+                    "only a soft delete has `exclude`",
+                );
             }
             None
         }
@@ -955,7 +965,10 @@ fn compile_members(p: &mut Problems<'_>, spec: &file::MembersSpec) -> Option<Mem
             );
         }
     };
-    for key in allowed.iter().filter(|k| **k != "find" && (style != "embedded" || **k != "member")) {
+    for key in allowed
+        .iter()
+        .filter(|k| **k != "find" && (style != "embedded" || **k != "member"))
+    {
         required(p, key, keys.iter().any(|(k, given)| k == key && *given));
     }
     let writable = |p: &mut Problems<'_>, key: &str, text: &Option<String>| {

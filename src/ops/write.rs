@@ -693,7 +693,10 @@ impl Ctx<'_> {
             tracing::warn!(%user_id, "Too many groups to look for a deleted user's memberships.");
             return Ok(());
         };
-        for record in records.iter().filter(|r| array.ids(r).iter().any(|m| m == user_id)) {
+        for record in records
+            .iter()
+            .filter(|r| array.ids(r).iter().any(|m| m == user_id))
+        {
             let Some(gid) = groups.mapping().id.read(record) else {
                 continue;
             };
