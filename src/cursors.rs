@@ -17,10 +17,13 @@ const TTL: Duration = Duration::from_secs(300);
 /// Most positions kept per list (resource type and page size).
 const MAX_PER_LIST: usize = 1024;
 
+/// Offset → (token of the page starting there, when it was seen), for one list.
+type Positions = BTreeMap<u64, (String, Instant)>;
+
 /// Per-tenant memo of `(resource type, page size, offset)` → next-page token.
 #[derive(Debug, Default)]
 pub struct CursorMemo {
-    lists: Mutex<HashMap<(ResourceKind, u64), BTreeMap<u64, (String, Instant)>>>,
+    lists: Mutex<HashMap<(ResourceKind, u64), Positions>>,
 }
 
 impl CursorMemo {

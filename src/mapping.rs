@@ -439,7 +439,7 @@ pub struct PushdownRule {
 #[derive(Debug, Clone)]
 pub enum MembersMapping {
     /// A sub-resource or separate collection: one call per added or removed member.
-    Calls(MemberCalls),
+    Calls(Box<MemberCalls>),
     /// An array in the group record, written with the group's update call.
     Embedded(MemberArray),
     /// An array of group ids in each user record, written with the user's update call.
@@ -544,4 +544,44 @@ pub struct ErrorMapping {
     pub scim_type: Option<ScimType>,
     pub detail: Option<String>,
     pub detail_from: Option<BackendPath>,
+}
+
+#[cfg(test)]
+mod next_page_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn link_header_next_target() {
+        let header = r#"<http://h/users?_page=1&_limit=2>; rel="first", <http://h/users?_page=2&_limit=2>; rel="next", <http://h/users?_page=3&_limit=2>; rel="last""#;
+        assert_eq!(
+            link_next(header).as_deref(),
+            Some("http://h/users?_page=2&_limit=2")
+        );
+        assert_eq!(
+            link_next(r#"</a?p=2>; rel="prev next""#).as_deref(),
+            Some("/a?p=2")
+        );
+        assert_eq!(link_next(r#"</a?p=1>; rel="prev""#), None);
+        assert_eq!(link_next("garbage"), None);
+    }
+
+    #[test]
+    fn next_from_body_or_header() {
+        let body = json!({"next": 3, "links": {"next": ""}});
+        let none = |_: &str| None;
+        let next = NextPage::Body(BackendPath::parse("$.next").unwrap());
+        assert_eq!(next.read(&body, none).as_deref(), Some("3"));
+        // An empty or null next means the last page.
+        let empty = NextPage::Body(BackendPath::parse("$.links.next").unwrap());
+        assert_eq!(empty.read(&body, none), None);
+        let header = NextPage::Header("X-Next-Cursor".into());
+        assert_eq!(
+            header
+                .read(&body, |h| (h == "X-Next-Cursor").then(|| "abc".to_owned()))
+                .as_deref(),
+            Some("abc")
+        );
+    }
 }

@@ -611,3 +611,28 @@ fn short_reason(body: &[u8]) -> String {
         reason
     }
 }
+
+#[cfg(test)]
+mod link_tests {
+    use super::link_path;
+
+    #[test]
+    fn next_links_stay_under_the_backend_url() {
+        let base = "http://127.0.0.1:3000/api";
+        assert_eq!(
+            link_path(base, "http://127.0.0.1:3000/api/users?page=2").as_deref(),
+            Some("/users?page=2")
+        );
+        assert_eq!(
+            link_path(base, "/api/users?page=2").as_deref(),
+            Some("/users?page=2")
+        );
+        assert_eq!(link_path(base, "http://evil.test/api/users"), None);
+        assert_eq!(link_path(base, "http://127.0.0.1:3000/apix/users"), None);
+        assert_eq!(link_path(base, "/other/users"), None);
+        assert_eq!(
+            link_path("http://127.0.0.1:3000", "/users?_page=2").as_deref(),
+            Some("/users?_page=2")
+        );
+    }
+}

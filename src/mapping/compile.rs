@@ -996,13 +996,13 @@ fn compile_members(p: &mut Problems<'_>, spec: &file::MembersSpec) -> Option<Mem
                 .remove
                 .as_ref()
                 .and_then(|c| compile_call(p, "members.remove", c));
-            Some(MembersMapping::Calls(MemberCalls {
+            Some(MembersMapping::Calls(Box::new(MemberCalls {
                 list: list?,
                 member: member?,
                 member_integer: integer,
                 add: add?,
                 remove: remove?,
-            }))
+            })))
         }
         "embedded" => Some(MembersMapping::Embedded(MemberArray {
             path: writable(p, "members.path", &spec.path)?,
