@@ -51,6 +51,10 @@ mod okta {
     );
 }
 
+mod bulk {
+    bulk_scenarios!(crate::support::json_server::json_server_1_gateway);
+}
+
 /// GETs a json-server path, asserting 200.
 async fn raw_get(js: &Client, path: &str) -> Value {
     let r = js.get(path).await;
