@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Replays the shared acceptance cases (../shared/acceptance) against the gateway over each
-# backend: `demo` (the bundled directory) and `json-server` (a real json-server 0.17.4).
-#   scripts/acceptance.sh [demo|json-server ...]     (default: all)
+# backend: `demo` (the bundled directory), `json-server` (a real json-server 0.17.4) and
+# `json-server-1` (a real json-server 1.0.0-beta.15).
+#   scripts/acceptance.sh [demo|json-server|json-server-1 ...]     (default: all)
 # Env: SCIMGATE_BIN (default target/debug/scimgate), SHARED_DIR (default ../shared),
 #      REQUIRE_SHARED=1 makes a missing shared folder an error (CI sets it).
 set -euo pipefail
@@ -39,30 +40,31 @@ demo() {
   run_cases "the demo directory" "http://127.0.0.1:$port/scim/v2"
 }
 
-json_server() {
+json_server() { # backend folder under tests/backends, config name, label
   local out api state port
   # A file, not $(...): the server keeps inherited descriptors open, and a capture would wait.
   out="$(mktemp)"
-  "$ROOT/tests/backends/json-server/start.sh" >"$out"
+  "$ROOT/tests/backends/$1/start.sh" >"$out"
   api="$(sed -n 's/^API_URL=//p' "$out")"; state="$(sed -n 's/^STATE_DIR=//p' "$out")"
   rm -f "$out"
   STATES+=("$state")
   port="$(free_port)"
-  "$BIN" serve --config "$ROOT/config/json-server.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
+  "$BIN" serve --config "$ROOT/config/$2.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
     --admin-listen "127.0.0.1:$(free_port)" \
     --backend-url "$api" >"$state/scimgate.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
-  run_cases "json-server 0.17.4" "http://127.0.0.1:$port/scim/v2"
+  run_cases "$3" "http://127.0.0.1:$port/scim/v2"
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(demo json-server)
+[ ${#targets[@]} -gt 0 ] || targets=(demo json-server json-server-1)
 status=0
 for t in "${targets[@]}"; do
   case "$t" in
     demo) demo || status=1 ;;
-    json-server) json_server || status=1 ;;
+    json-server) json_server json-server json-server "json-server 0.17.4" || status=1 ;;
+    json-server-1) json_server json-server-1 json-server-1 "json-server 1.0.0-beta.15" || status=1 ;;
     *) log "unknown backend $t"; exit 2 ;;
   esac
 done

@@ -3,14 +3,15 @@
 #
 #   scripts/test.sh
 #
-# 1. installs json-server 0.17.4 (and Node.js/npm from Debian if missing) into .cache/;
+# 1. installs json-server 0.17.4 and 1.0.0-beta.15 (and Node.js/npm from Debian if missing)
+#    into .cache/;
 # 2. cargo fmt --check and cargo clippy (-D warnings);
 # 3. scripts/validate-deploy.sh: the deploy artefacts (installs promtool/prometheus from
 #    Debian and kubernetes-validate into .cache/venv);
 # 4. cargo test with the real-backend tests (a real json-server is started per test, a real
 #    Prometheus by the scrape test);
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
-#    real json-server, when ../shared exists beside the checkout;
+#    real json-server 0.17.4 and 1.0, when ../shared exists beside the checkout;
 # 6. scripts/conformance.sh: the scim2-tester conformance checks (pinned, installed into
 #    .cache/venv-scim2) against the demo directory and a real json-server.
 set -euo pipefail
@@ -25,6 +26,8 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 SCIMGATE_JSON_SERVER_BIN="$(scripts/install-json-server.sh 0.17.4)"
 export SCIMGATE_JSON_SERVER_BIN
+SCIMGATE_JSON_SERVER_1_BIN="$(scripts/install-json-server.sh 1.0.0-beta.15)"
+export SCIMGATE_JSON_SERVER_1_BIN
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -38,6 +41,6 @@ log "cargo test"
 cargo test --features real-backends
 log "shared acceptance cases"
 cargo build --quiet
-scripts/acceptance.sh demo json-server
+scripts/acceptance.sh demo json-server json-server-1
 log "scim2-tester conformance checks"
 scripts/conformance.sh demo json-server

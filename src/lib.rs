@@ -28,6 +28,7 @@ pub mod backend;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod cursors;
 pub mod demo;
 pub mod error;
 pub mod locks;

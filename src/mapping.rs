@@ -197,6 +197,38 @@ pub struct ListCall {
     pub records: BackendPath,
     pub paging: Paging,
     pub total: Total,
+    /// Soft-deleted records to leave out of what this call returns.
+    pub gone: Option<GoneMarker>,
+}
+
+/// How a soft-deleted record is recognised.
+#[derive(Debug, Clone)]
+pub struct GoneMarker {
+    pub path: BackendPath,
+    /// The deleting value; `None`: any value except null and `false`.
+    pub value: Option<Value>,
+    /// The list call's query already makes the backend leave such records out.
+    pub excluded_by_backend: bool,
+}
+
+impl GoneMarker {
+    /// Whether a record carries the soft-delete mark.
+    pub fn marks(&self, record: &Value) -> bool {
+        match (self.path.read(record), &self.value) {
+            (None, _) | (Some(Value::Null), None) | (Some(Value::Bool(false)), None) => false,
+            (Some(_), None) => true,
+            (Some(found), Some(wanted)) => found == wanted,
+        }
+    }
+}
+
+impl ListCall {
+    /// Whether the backend's paging and totals count exactly the records SCIM shows.
+    pub fn backend_counts(&self) -> bool {
+        !matches!(self.total, Total::Counted)
+            && !matches!(self.paging, Paging::None)
+            && self.gone.as_ref().is_none_or(|g| g.excluded_by_backend)
+    }
 }
 
 /// How the backend pages lists.
@@ -217,6 +249,66 @@ pub enum Paging {
         limit_param: String,
         max_size: u64,
     },
+    /// Each page names the next one by a token, sent back in `cursor_param`.
+    Cursor {
+        cursor_param: String,
+        first: Option<String>,
+        next: NextPage,
+        size_param: Option<String>,
+        max_size: u64,
+    },
+    /// Each page names the URL of the next one.
+    NextLink {
+        next: NextPage,
+        size_param: Option<String>,
+        max_size: u64,
+    },
+}
+
+/// Where a page says what comes next.
+#[derive(Debug, Clone)]
+pub enum NextPage {
+    Body(BackendPath),
+    /// A response header; `Link` is parsed as RFC 8288 and its `rel="next"` target taken.
+    Header(String),
+}
+
+impl NextPage {
+    /// The next token or URL named by one response, if any.
+    pub fn read(&self, body: &Value, header: impl Fn(&str) -> Option<String>) -> Option<String> {
+        let found = match self {
+            NextPage::Body(path) => match path.read(body)? {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            },
+            NextPage::Header(name) if name.eq_ignore_ascii_case("link") => {
+                link_next(&header(name)?)?
+            }
+            NextPage::Header(name) => header(name)?,
+        };
+        let found = found.trim().to_owned();
+        (!found.is_empty()).then_some(found)
+    }
+}
+
+/// The `rel="next"` target of an RFC 8288 `Link` header value.
+fn link_next(value: &str) -> Option<String> {
+    value.split(',').find_map(|link| {
+        let (target, params) = link.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params.split(';').any(|p| {
+            let Some((k, v)) = p.split_once('=') else {
+                return false;
+            };
+            k.trim().eq_ignore_ascii_case("rel")
+                && v.trim()
+                    .trim_matches('"')
+                    .split_ascii_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        is_next.then(|| target.to_owned())
+    })
 }
 
 impl Paging {
@@ -224,8 +316,16 @@ impl Paging {
     pub fn max_size(&self) -> Option<u64> {
         match self {
             Paging::None => None,
-            Paging::Page { max_size, .. } | Paging::Offset { max_size, .. } => Some(*max_size),
+            Paging::Page { max_size, .. }
+            | Paging::Offset { max_size, .. }
+            | Paging::Cursor { max_size, .. }
+            | Paging::NextLink { max_size, .. } => Some(*max_size),
         }
+    }
+
+    /// Whether pages can only be reached one after another from the first.
+    pub fn sequential(&self) -> bool {
+        matches!(self, Paging::Cursor { .. } | Paging::NextLink { .. })
     }
 }
 
@@ -348,14 +448,104 @@ pub struct SortRule {
     pub descending: String,
 }
 
-/// Group membership as a sub-resource or separate collection.
+/// Where group membership is stored.
 #[derive(Debug, Clone)]
-pub struct MembersMapping {
+pub enum MembersMapping {
+    /// A sub-resource or separate collection: one call per added or removed member.
+    Calls(Box<MemberCalls>),
+    /// An array in the group record, written with the group's update call.
+    Embedded(MemberArray),
+    /// An array of group ids in each user record, written with the user's update call.
+    OnUser {
+        array: MemberArray,
+        /// User list query parameters narrowing the users to one group's members.
+        find: Vec<(String, Template)>,
+    },
+}
+
+/// Membership as records of their own.
+#[derive(Debug, Clone)]
+pub struct MemberCalls {
     pub list: ListCall,
     pub member: BackendPath,
     pub member_integer: bool,
     pub add: Call,
     pub remove: Call,
+}
+
+/// An array of ids inside a record.
+#[derive(Debug, Clone)]
+pub struct MemberArray {
+    pub path: BackendPath,
+    /// Path of the id inside an element when elements are objects.
+    pub member: Option<BackendPath>,
+    /// Ids are written as numbers.
+    pub integer: bool,
+}
+
+impl MemberArray {
+    /// The ids in a record's array, in order.
+    pub fn ids(&self, record: &Value) -> Vec<String> {
+        let Some(Value::Array(items)) = self.path.read(record) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let id = match &self.member {
+                    Some(p) => p.read(item)?,
+                    None => item,
+                };
+                match id {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// The array holding exactly `ids`: elements of ids already there are kept as they
+    /// are (with whatever else the backend stores in them), new ones are added.
+    pub fn with_ids(&self, record: &Value, ids: &[String]) -> Value {
+        let old: Vec<Value> = match self.path.read(record) {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let id_of = |item: &Value| -> Option<String> {
+            let v = match &self.member {
+                Some(p) => p.read(item)?,
+                None => item,
+            };
+            match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let items = ids
+            .iter()
+            .map(|id| {
+                if let Some(kept) = old.iter().find(|i| id_of(i).as_deref() == Some(id)) {
+                    return kept.clone();
+                }
+                let value = match (self.integer, id.parse::<u64>()) {
+                    (true, Ok(n)) => Value::from(n),
+                    _ => Value::String(id.clone()),
+                };
+                match &self.member {
+                    Some(p) => {
+                        let mut item = Value::Object(serde_json::Map::new());
+                        // Checked writable at load time.
+                        let _ = p.write(&mut item, value);
+                        item
+                    }
+                    None => value,
+                }
+            })
+            .collect();
+        Value::Array(items)
+    }
 }
 
 /// Backend status (and optional body text) → SCIM error.
@@ -367,4 +557,44 @@ pub struct ErrorMapping {
     pub scim_type: Option<ScimType>,
     pub detail: Option<String>,
     pub detail_from: Option<BackendPath>,
+}
+
+#[cfg(test)]
+mod next_page_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn link_header_next_target() {
+        let header = r#"<http://h/users?_page=1&_limit=2>; rel="first", <http://h/users?_page=2&_limit=2>; rel="next", <http://h/users?_page=3&_limit=2>; rel="last""#;
+        assert_eq!(
+            link_next(header).as_deref(),
+            Some("http://h/users?_page=2&_limit=2")
+        );
+        assert_eq!(
+            link_next(r#"</a?p=2>; rel="prev next""#).as_deref(),
+            Some("/a?p=2")
+        );
+        assert_eq!(link_next(r#"</a?p=1>; rel="prev""#), None);
+        assert_eq!(link_next("garbage"), None);
+    }
+
+    #[test]
+    fn next_from_body_or_header() {
+        let body = json!({"next": 3, "links": {"next": ""}});
+        let none = |_: &str| None;
+        let next = NextPage::Body(BackendPath::parse("$.next").unwrap());
+        assert_eq!(next.read(&body, none).as_deref(), Some("3"));
+        // An empty or null next means the last page.
+        let empty = NextPage::Body(BackendPath::parse("$.links.next").unwrap());
+        assert_eq!(empty.read(&body, none), None);
+        let header = NextPage::Header("X-Next-Cursor".into());
+        assert_eq!(
+            header
+                .read(&body, |h| (h == "X-Next-Cursor").then(|| "abc".to_owned()))
+                .as_deref(),
+            Some("abc")
+        );
+    }
 }

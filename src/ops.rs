@@ -20,8 +20,10 @@ use serde_json::{json, Value};
 
 use crate::backend::{BackendError, BackendRequest, BackendResponse};
 use crate::error::Error;
-use crate::mapping::template::{Escape, Vars};
-use crate::mapping::{Call, ListCall, Paging, ResourceKind, ResourceMapping, Total};
+use crate::mapping::template::{value_text, Escape, Vars};
+use crate::mapping::{
+    Call, ListCall, MembersMapping, Paging, ResourceKind, ResourceMapping, Total,
+};
 use crate::scim::error::ScimError;
 use crate::tenant::Tenant;
 
@@ -204,7 +206,8 @@ impl<'a> Ctx<'a> {
             .json()
             .map_err(|reason| bad_answer(&request, reason))?;
         let record = mapping.unwrap_record(body);
-        Ok(record.is_object().then_some(record))
+        let gone = mapping.list.gone.as_ref().is_some_and(|g| g.marks(&record));
+        Ok((record.is_object() && !gone).then_some(record))
     }
 
     /// The record or a 404 naming the resource.
@@ -218,16 +221,22 @@ impl<'a> Ctx<'a> {
         ScimError::not_found(format!("{} {id} not found", self.kind.name())).into()
     }
 
-    /// Fetches one backend page: `size` records starting at zero-based `offset`.
+    /// Fetches one backend page of `size` records: the one at a zero-based offset, or the
+    /// one a previous page named (cursor token or next link).
     async fn fetch_page(
         &self,
         list: &ListCall,
         vars: &dyn Vars,
         params: &[(String, String)],
-        offset: u64,
+        from: PageFrom<'_>,
         size: u64,
     ) -> Result<Page, Error> {
         let mut query = params.to_vec();
+        let offset = match from {
+            PageFrom::Offset(o) => o,
+            PageFrom::Next(_) => 0,
+        };
+        let mut follow = None;
         match &list.paging {
             Paging::None => {}
             Paging::Page {
@@ -250,8 +259,48 @@ impl<'a> Ctx<'a> {
                 query.push((offset_param.clone(), offset.to_string()));
                 query.push((limit_param.clone(), size.to_string()));
             }
+            Paging::Cursor {
+                cursor_param,
+                first,
+                size_param,
+                ..
+            } => {
+                if let Some(p) = size_param {
+                    query.push((p.clone(), size.to_string()));
+                }
+                let token = match from {
+                    PageFrom::Next(t) => Some(t.to_owned()),
+                    PageFrom::Offset(_) => first.clone(),
+                };
+                if let Some(t) = token {
+                    query.push((cursor_param.clone(), t));
+                }
+            }
+            Paging::NextLink { size_param, .. } => match from {
+                PageFrom::Next(link) => follow = Some(link),
+                PageFrom::Offset(_) => {
+                    if let Some(p) = size_param {
+                        query.push((p.clone(), size.to_string()));
+                    }
+                }
+            },
         }
-        let request = render_call(&list.call, vars, &query, None)?;
+        let request = match follow {
+            Some(link) => BackendRequest {
+                method: list.call.method.clone(),
+                path_and_query: link_path(self.tenant.backend.base_url(), link).ok_or_else(
+                    || {
+                        Error::from(BackendError::BadAnswer {
+                            method: list.call.method.to_string(),
+                            path: link.to_owned(),
+                            reason: "the next-page link points outside the backend URL".into(),
+                        })
+                    },
+                )?,
+                body: None,
+            },
+            None => render_call(&list.call, vars, &query, None)?,
+        };
         let response = self.call_backend(&request).await?;
         if !response.is_success() {
             return Err(self.refusal(&request, &response));
@@ -259,7 +308,7 @@ impl<'a> Ctx<'a> {
         let body = response
             .json()
             .map_err(|reason| bad_answer(&request, reason))?;
-        let records = match list.records.read(&body) {
+        let mut records = match list.records.read(&body) {
             Some(Value::Array(items)) => items.clone(),
             Some(Value::Null) | None if body.is_null() => Vec::new(),
             _ => {
@@ -269,12 +318,34 @@ impl<'a> Ctx<'a> {
                 ))
             }
         };
+        let fetched = records.len() as u64;
+        if let Some(gone) = &list.gone {
+            records.retain(|r| !gone.marks(r));
+        }
         let total = match &list.total {
             Total::Header(name) => response.header(name).and_then(|v| v.trim().parse().ok()),
             Total::Body(path) => path.read(&body).and_then(Value::as_u64),
             Total::Counted => None,
         };
-        Ok(Page { records, total })
+        // Some backends (json-server 1.0) answer a page number past the end with the last
+        // page: a page that starts at or after the total holds nothing.
+        if let (Paging::Page { .. }, Some(t)) = (&list.paging, total) {
+            if offset - offset % size.max(1) >= t {
+                records.clear();
+            }
+        }
+        let next = match &list.paging {
+            Paging::Cursor { next, .. } | Paging::NextLink { next, .. } => {
+                next.read(&body, |h| response.header(h).map(str::to_owned))
+            }
+            _ => None,
+        };
+        Ok(Page {
+            records,
+            fetched,
+            total,
+            next,
+        })
     }
 
     /// Every record of a list call (all pages), up to `cap` records.
@@ -288,21 +359,31 @@ impl<'a> Ctx<'a> {
         let size = list.paging.max_size().unwrap_or(u64::MAX);
         let mut out = Vec::new();
         let mut offset = 0;
+        let mut token: Option<String> = None;
         loop {
-            let page = self.fetch_page(list, vars, params, offset, size).await?;
-            let got = page.records.len() as u64;
+            let from = token
+                .as_deref()
+                .map_or(PageFrom::Offset(offset), PageFrom::Next);
+            let page = self.fetch_page(list, vars, params, from, size).await?;
+            let got = page.fetched;
             out.extend(page.records);
             if out.len() as u64 > cap {
                 return Ok(None);
             }
-            let done = matches!(list.paging, Paging::None)
-                || got < size
-                || got == 0
-                || page.total.is_some_and(|t| out.len() as u64 >= t);
+            let done = if list.paging.sequential() {
+                // A repeated token would loop forever; an empty page ends the walk too.
+                got == 0 || page.next.is_none() || page.next == token
+            } else {
+                matches!(list.paging, Paging::None)
+                    || got < size
+                    || got == 0
+                    || page.total.is_some_and(|t| out.len() as u64 >= t)
+            };
             if done {
                 return Ok(Some(out));
             }
             offset += got;
+            token = page.next;
         }
     }
 
@@ -324,27 +405,69 @@ impl<'a> Ctx<'a> {
         Ok((*found).clone())
     }
 
-    /// Every membership record of a group, read from the backend.
+    /// Every member of a group as `(user id, membership record)`, read from the backend
+    /// (the record is `null` unless membership has records of its own).
     async fn members_from_backend(&self, group_id: &Value) -> Result<Vec<(String, Value)>, Error> {
-        let Some(members) = &self.tenant.mappings.groups.members else {
-            return Ok(Vec::new());
-        };
-        let vars = |name: &str| (name == "id").then(|| group_id.clone());
-        let records = self
-            .fetch_all(&members.list, &vars, &[], u64::MAX)
-            .await?
-            .unwrap_or_default();
-        Ok(records
-            .into_iter()
-            .filter_map(|r| {
-                let id = match members.member.read(&r)? {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    _ => return None,
-                };
-                Some((id, r))
-            })
-            .collect())
+        let group_text = value_text(group_id);
+        match &self.tenant.mappings.groups.members {
+            None => Ok(Vec::new()),
+            Some(MembersMapping::Calls(members)) => {
+                let vars = |name: &str| (name == "id").then(|| group_id.clone());
+                let records = self
+                    .fetch_all(&members.list, &vars, &[], u64::MAX)
+                    .await?
+                    .unwrap_or_default();
+                Ok(records
+                    .into_iter()
+                    .filter_map(|r| {
+                        let id = match members.member.read(&r)? {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => n.to_string(),
+                            _ => return None,
+                        };
+                        Some((id, r))
+                    })
+                    .collect())
+            }
+            Some(MembersMapping::Embedded(array)) => {
+                let groups = self.for_kind(ResourceKind::Group);
+                let record = groups.fetch_record(&group_text).await?;
+                Ok(record
+                    .map(|r| array.ids(&r))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|id| (id, Value::Null))
+                    .collect())
+            }
+            Some(MembersMapping::OnUser { array, find }) => {
+                let vars = |name: &str| (name == "id").then(|| group_id.clone());
+                let mut params = Vec::with_capacity(find.len());
+                for (name, t) in find {
+                    let value = t.render(&vars, Escape::None).map_err(|e| {
+                        Error::from(ScimError::new(500, format!("mapping template: {e}")))
+                    })?;
+                    params.push((name.clone(), value));
+                }
+                let users = self.for_kind(ResourceKind::User);
+                let user_mapping = users.mapping();
+                let cap = self.tenant.max_scan;
+                let no_vars = |_: &str| None;
+                let records = users
+                    .fetch_all(&user_mapping.list, &no_vars, &params, cap)
+                    .await?
+                    .ok_or_else(|| {
+                        ScimError::new(
+                            502,
+                            format!("finding a group's members needs more than {cap} user records to be read; narrow them with `members.find`"),
+                        )
+                    })?;
+                Ok(records
+                    .into_iter()
+                    .filter(|r| array.ids(r).contains(&group_text))
+                    .filter_map(|r| Some((user_mapping.id.read(&r)?, Value::Null)))
+                    .collect())
+            }
+        }
     }
 
     /// SCIM `members` values for member ids.
@@ -374,7 +497,7 @@ pub async fn probe(tenant: &Tenant) -> Result<(), Error> {
         cached: false,
     };
     let no_vars = |_: &str| None;
-    ctx.fetch_page(&ctx.mapping().list, &no_vars, &[], 0, 1)
+    ctx.fetch_page(&ctx.mapping().list, &no_vars, &[], PageFrom::Offset(0), 1)
         .await
         .map(|_| ())
 }
@@ -382,7 +505,38 @@ pub async fn probe(tenant: &Tenant) -> Result<(), Error> {
 /// One backend page.
 struct Page {
     records: Vec<Value>,
+    /// How many records the backend sent (soft-deleted ones included): paging counts these.
+    fetched: u64,
     total: Option<u64>,
+    /// The cursor token or link of the next page (sequential paging styles).
+    next: Option<String>,
+}
+
+/// Where a page starts: a zero-based offset (the first page of sequential styles is offset
+/// 0), or the token / link a previous page named.
+#[derive(Clone, Copy)]
+enum PageFrom<'s> {
+    Offset(u64),
+    Next(&'s str),
+}
+
+/// A next-page link as a path relative to the backend base URL: an absolute URL must lie
+/// under the base URL (the gateway sends its credentials nowhere else), a path must start
+/// with the base URL's own path.
+fn link_path(base: &str, link: &str) -> Option<String> {
+    let rel = if link.starts_with('/') {
+        let after_scheme = base.split_once("://").map_or(base, |(_, r)| r);
+        let prefix = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+        link.strip_prefix(prefix)?
+    } else {
+        link.strip_prefix(base)?
+    };
+    match rel.chars().next() {
+        None => Some("/".into()),
+        Some('/') => Some(rel.to_owned()),
+        Some('?') => Some(format!("/{rel}")),
+        Some(_) => None,
+    }
 }
 
 /// Renders a mapped call into a request.
@@ -463,5 +617,30 @@ fn short_reason(body: &[u8]) -> String {
         "no details".into()
     } else {
         reason
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::link_path;
+
+    #[test]
+    fn next_links_stay_under_the_backend_url() {
+        let base = "http://127.0.0.1:3000/api";
+        assert_eq!(
+            link_path(base, "http://127.0.0.1:3000/api/users?page=2").as_deref(),
+            Some("/users?page=2")
+        );
+        assert_eq!(
+            link_path(base, "/api/users?page=2").as_deref(),
+            Some("/users?page=2")
+        );
+        assert_eq!(link_path(base, "http://evil.test/api/users"), None);
+        assert_eq!(link_path(base, "http://127.0.0.1:3000/apix/users"), None);
+        assert_eq!(link_path(base, "/other/users"), None);
+        assert_eq!(
+            link_path("http://127.0.0.1:3000", "/users?_page=2").as_deref(),
+            Some("/users?_page=2")
+        );
     }
 }

@@ -122,6 +122,7 @@ pub fn build_tenant_with(
         write_locks: Default::default(),
         draining: Default::default(),
         cache: LookupCache::new(cache_options, name, metrics.clone()),
+        cursors: Default::default(),
         metrics,
     }))
 }

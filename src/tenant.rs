@@ -46,6 +46,8 @@ pub struct Tenant {
     pub metrics: Arc<Metrics>,
     /// By-id records and group membership, read through by `ops`.
     pub cache: LookupCache,
+    /// Remembered next-page tokens of cursor- and link-paged lists.
+    pub cursors: crate::cursors::CursorMemo,
 }
 
 /// A shared tenant.

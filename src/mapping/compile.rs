@@ -15,8 +15,8 @@ use super::template::{JsonTemplate, Template};
 use super::transform::{BackendType, Case, Transform};
 use super::{
     AttributeMapping, Call, CreateCall, CreateResponse, DeleteCall, Direction, ErrorMapping,
-    IdField, ListCall, MembersMapping, MetaFields, Paging, PushdownRule, ResourceKind,
-    ResourceMapping, SortRule, Total, UpdateCall, UpdateStyle,
+    GoneMarker, IdField, ListCall, MemberArray, MemberCalls, MembersMapping, MetaFields, NextPage,
+    Paging, PushdownRule, ResourceKind, ResourceMapping, SortRule, Total, UpdateCall, UpdateStyle,
 };
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, FilterLimits};
@@ -182,7 +182,16 @@ fn compile_raw(
     }
     let envelope_record = opt_path(p, "envelope.record", raw.envelope.record.as_deref());
     let get = compile_call(p, "operations.get", &raw.operations.get);
-    let list = compile_list(p, "operations.list", &raw.operations.list);
+    let mut list = compile_list(p, "operations.list", &raw.operations.list);
+    if let (Some(list), Some(gone)) = (&mut list, compile_gone(p, &raw.operations.delete)) {
+        let exclude = compile_query(
+            p,
+            "operations.delete.exclude",
+            &raw.operations.delete.exclude,
+        );
+        list.call.query.extend(exclude);
+        list.gone = Some(gone);
+    }
     let create = compile_create(p, &raw.operations.create);
     let update = compile_update(p, &raw.operations.update);
     let delete = compile_delete(p, &raw.operations.delete);
@@ -233,7 +242,7 @@ fn check_placeholders(p: &mut Problems<'_>, m: &ResourceMapping) {
     if let DeleteCall::Delete(c) | DeleteCall::Soft(c) = &m.delete {
         calls.push(("operations.delete", c, &["id"]));
     }
-    if let Some(members) = &m.members {
+    if let Some(MembersMapping::Calls(members)) = &m.members {
         calls.push(("members.list", &members.list.call, &["id"]));
         calls.push(("members.add", &members.add, &["id", "member"]));
         calls.push((
@@ -241,6 +250,16 @@ fn check_placeholders(p: &mut Problems<'_>, m: &ResourceMapping) {
             &members.remove,
             &["id", "member", "record."],
         ));
+    }
+    if let Some(MembersMapping::OnUser { find, .. }) = &m.members {
+        for var in find.iter().flat_map(|(_, t)| t.variables()) {
+            if var != "id" {
+                p.add(
+                    "members.find",
+                    format!("unknown placeholder {{{var}}} (allowed here: {{id}})"),
+                );
+            }
+        }
     }
     for (key, call, allowed) in calls {
         let mut used: Vec<&str> = call.path.variables().collect();
@@ -448,6 +467,7 @@ fn compile_list(p: &mut Problems<'_>, key: &str, spec: &ListSpec) -> Option<List
         records: records?,
         paging,
         total,
+        gone: None,
     })
 }
 
@@ -477,12 +497,41 @@ fn compile_paging(p: &mut Problems<'_>, key: &str, spec: &file::PagingSpec) -> P
             limit_param: need(p, "size_param", &spec.size_param),
             max_size: spec.max_page_size.max(1),
         },
+        "cursor" => Paging::Cursor {
+            cursor_param: need(p, "cursor_param", &spec.cursor_param),
+            first: spec.first_cursor.clone(),
+            next: compile_next(p, key, spec).unwrap_or(NextPage::Header(String::new())),
+            size_param: spec.size_param.clone(),
+            max_size: spec.max_page_size.max(1),
+        },
+        "next_link" => Paging::NextLink {
+            next: compile_next(p, key, spec).unwrap_or(NextPage::Header(String::new())),
+            size_param: spec.size_param.clone(),
+            max_size: spec.max_page_size.max(1),
+        },
         other => {
             p.add(
                 &format!("{key}.paging.style"),
-                format!("unknown paging style `{other}` (none, page or offset)"),
+                format!("unknown paging style `{other}` (none, page, offset, cursor or next_link)"),
             );
             Paging::None
+        }
+    }
+}
+
+/// `next` (a body path) or `next_header`: exactly one, for the sequential styles.
+fn compile_next(p: &mut Problems<'_>, key: &str, spec: &file::PagingSpec) -> Option<NextPage> {
+    match (&spec.next, &spec.next_header) {
+        (Some(path), None) => p
+            .check(&format!("{key}.paging.next"), BackendPath::parse(path))
+            .map(NextPage::Body),
+        (None, Some(h)) if !h.trim().is_empty() => Some(NextPage::Header(h.trim().to_owned())),
+        _ => {
+            p.add(
+                &format!("{key}.paging"),
+                "give exactly one of `next` (a body path) or `next_header` (e.g. `Link`)",
+            );
+            None
         }
     }
 }
@@ -578,6 +627,45 @@ fn compile_delete(p: &mut Problems<'_>, spec: &file::DeleteSpec) -> Option<Delet
                 "operations.delete.style",
                 format!("unknown delete style `{other}` (delete, soft or refuse)"),
             );
+            None
+        }
+    }
+}
+
+/// The soft-delete marker: required for `style: soft` (else a deleted record would still
+/// read as present), refused for the other styles.
+fn compile_gone(p: &mut Problems<'_>, spec: &file::DeleteSpec) -> Option<GoneMarker> {
+    let soft = spec.style.as_deref() == Some("soft");
+    match (&spec.marker, soft) {
+        (Some(m), true) => {
+            let path = p.check("operations.delete.marker", BackendPath::parse(&m.path))?;
+            Some(GoneMarker {
+                path,
+                value: m.value.clone(),
+                excluded_by_backend: !spec.exclude.is_empty(),
+            })
+        }
+        (None, true) => {
+            p.add(
+                "operations.delete",
+                "a soft delete needs a `marker` (the field its body sets), so deleted records read as gone",
+            );
+            None
+        }
+        (Some(_), false) => {
+            p.add(
+                "operations.delete.marker",
+                "only a soft delete has a marker",
+            );
+            None
+        }
+        (None, false) => {
+            if !spec.exclude.is_empty() {
+                p.add(
+                    "operations.delete.exclude",
+                    "only a soft delete has `exclude`",
+                );
+            }
             None
         }
     }
@@ -866,9 +954,7 @@ fn compile_sort(
 }
 
 fn compile_members(p: &mut Problems<'_>, spec: &file::MembersSpec) -> Option<MembersMapping> {
-    let list = compile_list(p, "members.list", &spec.list);
-    let member = p.check("members.member", BackendPath::parse(&spec.member));
-    let member_integer = match spec.member_type.as_deref() {
+    let integer = match spec.member_type.as_deref() {
         None | Some("string") => false,
         Some("integer") => true,
         Some(other) => {
@@ -879,15 +965,97 @@ fn compile_members(p: &mut Problems<'_>, spec: &file::MembersSpec) -> Option<Mem
             false
         }
     };
-    let add = compile_call(p, "members.add", &spec.add);
-    let remove = compile_call(p, "members.remove", &spec.remove);
-    Some(MembersMapping {
-        list: list?,
-        member: member?,
-        member_integer,
-        add: add?,
-        remove: remove?,
-    })
+    let style = spec.style.as_deref().unwrap_or("calls");
+    // Each style has its own keys; one of another style is a mistake, not a no-op.
+    let keys: [(&str, bool); 6] = [
+        ("list", spec.list.is_some()),
+        ("add", spec.add.is_some()),
+        ("remove", spec.remove.is_some()),
+        ("member", spec.member.is_some()),
+        ("path", spec.path.is_some()),
+        ("find", !spec.find.is_empty()),
+    ];
+    let allowed: &[&str] = match style {
+        "calls" => &["list", "add", "remove", "member"],
+        "embedded" => &["path", "member"],
+        "on_user" => &["path", "find"],
+        other => {
+            p.add(
+                "members.style",
+                format!("unknown membership style `{other}` (calls, embedded or on_user)"),
+            );
+            return None;
+        }
+    };
+    for (key, given) in keys {
+        if given && !allowed.contains(&key) {
+            p.add(
+                &format!("members.{key}"),
+                format!("`{key}` does not apply to membership style `{style}`"),
+            );
+        }
+    }
+    let required = |p: &mut Problems<'_>, key: &str, present: bool| {
+        if !present {
+            p.add(
+                &format!("members.{key}"),
+                format!("`{key}` is required for membership style `{style}`"),
+            );
+        }
+    };
+    for key in allowed
+        .iter()
+        .filter(|k| **k != "find" && (style != "embedded" || **k != "member"))
+    {
+        required(p, key, keys.iter().any(|(k, given)| k == key && *given));
+    }
+    let writable = |p: &mut Problems<'_>, key: &str, text: &Option<String>| {
+        let path = p.check(key, BackendPath::parse(text.as_deref()?))?;
+        if !path.is_writable() {
+            p.add(key, "must be a writable path (`$.a.b`)");
+        }
+        Some(path)
+    };
+    match style {
+        "calls" => {
+            let list = spec
+                .list
+                .as_ref()
+                .and_then(|l| compile_list(p, "members.list", l));
+            let member = spec
+                .member
+                .as_ref()
+                .and_then(|m| p.check("members.member", BackendPath::parse(m)));
+            let add = spec
+                .add
+                .as_ref()
+                .and_then(|c| compile_call(p, "members.add", c));
+            let remove = spec
+                .remove
+                .as_ref()
+                .and_then(|c| compile_call(p, "members.remove", c));
+            Some(MembersMapping::Calls(Box::new(MemberCalls {
+                list: list?,
+                member: member?,
+                member_integer: integer,
+                add: add?,
+                remove: remove?,
+            })))
+        }
+        "embedded" => Some(MembersMapping::Embedded(MemberArray {
+            path: writable(p, "members.path", &spec.path)?,
+            member: writable(p, "members.member", &spec.member),
+            integer,
+        })),
+        _ => Some(MembersMapping::OnUser {
+            array: MemberArray {
+                path: writable(p, "members.path", &spec.path)?,
+                member: None,
+                integer,
+            },
+            find: compile_query(p, "members.find", &spec.find),
+        }),
+    }
 }
 
 fn compile_errors(p: &mut Problems<'_>, rules: &[file::ErrorRule]) -> Vec<ErrorMapping> {

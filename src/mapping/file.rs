@@ -133,12 +133,23 @@ fn root_path() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagingSpec {
-    /// `page` (page number + size), `offset` (offset + limit) or `none` (one call returns all).
+    /// `page` (page number + size), `offset` (offset + limit), `cursor` (a token from the
+    /// body sent back as a query parameter), `next_link` (follow a URL from the body or the
+    /// `Link` header) or `none` (one call returns all).
     #[serde(default = "default_paging_style")]
     pub style: String,
     /// Query parameter of the page number or the offset.
     pub page_param: Option<String>,
     pub offset_param: Option<String>,
+    /// `cursor`: the query parameter that carries the token back.
+    pub cursor_param: Option<String>,
+    /// `cursor`: the token sent on the first call (some backends need one, e.g. page `1`).
+    pub first_cursor: Option<String>,
+    /// `cursor` / `next_link`: JSON path of the next token or URL in the list body.
+    pub next: Option<String>,
+    /// `cursor` / `next_link`: response header holding it instead; `Link` is read as
+    /// RFC 8288 (`<url>; rel="next"`).
+    pub next_header: Option<String>,
     /// Query parameter of the page size or limit.
     pub size_param: Option<String>,
     /// Number of the first page (usually 1).
@@ -155,6 +166,10 @@ impl Default for PagingSpec {
             style: default_paging_style(),
             page_param: None,
             offset_param: None,
+            cursor_param: None,
+            first_cursor: None,
+            next: None,
+            next_header: None,
             size_param: None,
             first_page: 1,
             max_page_size: default_max_page(),
@@ -215,6 +230,24 @@ pub struct DeleteSpec {
     pub style: Option<String>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// `soft`: how reads recognise a soft-deleted record (it then reads as gone).
+    #[serde(default)]
+    pub marker: Option<MarkerSpec>,
+    /// `soft`: list query parameters that make the backend leave soft-deleted records out
+    /// (then its paging and totals can be used as they are).
+    #[serde(default)]
+    pub exclude: BTreeMap<String, String>,
+}
+
+/// The field a soft delete sets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkerSpec {
+    /// JSON path of the field in a record.
+    pub path: String,
+    /// The value that means "deleted"; absent: any value except null and `false`.
+    #[serde(default)]
+    pub value: Option<Value>,
 }
 
 /// One pushed-down filter: SCIM attribute + operator → query parameters.
@@ -240,21 +273,41 @@ pub struct SortRuleSpec {
     pub descending: Option<String>,
 }
 
-/// Group membership held as a sub-resource or separate collection.
+/// Group membership: where it is stored and how it changes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MembersSpec {
-    /// Lists a group's membership records.
-    pub list: ListSpec,
-    /// JSON path of the member's (user's) id inside a membership record.
-    pub member: String,
-    /// `string` (default) or `integer`: how member ids are written into JSON bodies.
+    /// `calls` (default): a sub-resource or separate collection, one add/remove call per
+    /// member; `embedded`: an array in the group record, written by the group's update
+    /// call; `on_user`: an array of group ids in each user record, written by the user's
+    /// update call.
+    #[serde(default)]
+    pub style: Option<String>,
+    /// `calls`: lists a group's membership records.
+    #[serde(default)]
+    pub list: Option<ListSpec>,
+    /// `calls`: JSON path of the member's (user's) id inside a membership record;
+    /// `embedded`: inside an array element, when elements are objects (absent: ids).
+    #[serde(default)]
+    pub member: Option<String>,
+    /// `string` (default) or `integer`: how ids are written into JSON bodies (member ids;
+    /// for `on_user`, group ids).
     #[serde(default)]
     pub member_type: Option<String>,
-    /// Adds one member: `{member}` is the user id.
-    pub add: CallSpec,
-    /// Removes one member: `{member}` is the user id, `{record.<path>}` reads the membership record.
-    pub remove: CallSpec,
+    /// `calls`: adds one member: `{member}` is the user id.
+    #[serde(default)]
+    pub add: Option<CallSpec>,
+    /// `calls`: removes one member: `{member}` is the user id, `{record.<path>}` reads the
+    /// membership record.
+    #[serde(default)]
+    pub remove: Option<CallSpec>,
+    /// `embedded`: the array in the group record; `on_user`: the array in the user record.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `on_user`: user list query parameters that narrow the users to a group's members
+    /// (`{id}` is the group id); the gateway checks each user's array itself.
+    #[serde(default)]
+    pub find: BTreeMap<String, String>,
 }
 
 /// Backend status (and optional body match) → SCIM error.

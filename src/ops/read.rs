@@ -2,10 +2,10 @@
 
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::{Ctx, PageFrom};
 use crate::error::Error;
 use crate::mapping::target::{find_attribute, ScimTarget};
-use crate::mapping::{Paging, ResourceKind, Total};
+use crate::mapping::{ListCall, MembersMapping, Paging, ResourceKind};
 use crate::scim::attr::AttrPath;
 use crate::scim::attr::{resolve_in_element, Resolved};
 use crate::scim::error::{ScimError, ScimType};
@@ -167,7 +167,13 @@ impl Ctx<'_> {
                 "the directory returned a record without an id",
             ))
         })?;
-        if with_members && mapping.members.is_some() {
+        if let (true, Some(MembersMapping::Embedded(array))) = (with_members, &mapping.members) {
+            // The record in hand already holds them.
+            let ids = array.ids(record);
+            if let Value::Object(map) = &mut resource {
+                map.insert("members".into(), self.member_values(ids.iter()));
+            }
+        } else if with_members && mapping.members.is_some() {
             let id_json = mapping.id.to_json(&id).unwrap_or(Value::String(id));
             let members = self.members_of(&id_json).await?;
             if let Value::Object(map) = &mut resource {
@@ -204,15 +210,37 @@ impl Ctx<'_> {
     ) -> Result<(u64, Vec<Value>), Error> {
         let mapping = self.mapping();
         let list = &mapping.list;
-        let no_vars = |_: &str| None;
-        let counted = matches!(list.total, Total::Counted) || matches!(list.paging, Paging::None);
-        if counted {
+        if !list.backend_counts() {
             // The backend cannot tell the total: read everything (bounded) and page here.
             return self.search(query).await;
         }
         let offset = query.start_index - 1;
         let max = list.paging.max_size().unwrap_or(u64::MAX).max(1);
         let want = query.count;
+        let (records, total) = if list.paging.sequential() {
+            self.walk_to(list, sort, offset, want, max).await?
+        } else {
+            self.jump_to(list, sort, offset, want, max).await?
+        };
+        let with_members = self.kind == ResourceKind::Group && wants_members(self, query);
+        let mut resources = Vec::with_capacity(records.len());
+        for record in &records {
+            resources.push(self.resource_from(record, with_members).await?);
+        }
+        Ok((total.unwrap_or(offset + records.len() as u64), resources))
+    }
+
+    /// The window `[offset, offset + want)` of an offset- or page-numbered list, and the
+    /// backend's total: the backend jumps straight to it.
+    async fn jump_to(
+        &self,
+        list: &ListCall,
+        sort: &[(String, String)],
+        offset: u64,
+        want: u64,
+        max: u64,
+    ) -> Result<(Vec<Value>, Option<u64>), Error> {
+        let no_vars = |_: &str| None;
         let mut records: Vec<Value> = Vec::new();
         let mut total = None;
         // Page-numbered backends can only start at a multiple of the page size: choose the
@@ -231,9 +259,11 @@ impl Ctx<'_> {
         let mut cursor = offset - offset % size;
         let mut skip = (offset - cursor) as usize;
         loop {
-            let page = self.fetch_page(list, &no_vars, sort, cursor, size).await?;
+            let page = self
+                .fetch_page(list, &no_vars, sort, PageFrom::Offset(cursor), size)
+                .await?;
             total = total.or(page.total);
-            let got = page.records.len() as u64;
+            let got = page.fetched;
             records.extend(page.records.into_iter().skip(skip));
             skip = 0;
             cursor += got;
@@ -243,12 +273,78 @@ impl Ctx<'_> {
             }
         }
         records.truncate(want as usize);
-        let with_members = self.kind == ResourceKind::Group && wants_members(self, query);
-        let mut resources = Vec::with_capacity(records.len());
-        for record in &records {
-            resources.push(self.resource_from(record, with_members).await?);
+        Ok((records, total))
+    }
+
+    /// The same window of a cursor- or link-paged list: pages can only be reached one after
+    /// another, so the walk starts at the first page (or at the page a previous walk
+    /// remembered for this offset) and skips what lies before the window, within
+    /// `limits.max_scan_records`.
+    async fn walk_to(
+        &self,
+        list: &ListCall,
+        sort: &[(String, String)],
+        offset: u64,
+        want: u64,
+        max: u64,
+    ) -> Result<(Vec<Value>, Option<u64>), Error> {
+        let no_vars = |_: &str| None;
+        let cap = self.tenant.max_scan;
+        if offset > cap {
+            return Err(too_many(cap).into());
         }
-        Ok((total.unwrap_or(offset + records.len() as u64), resources))
+        // A first page serves what was asked; a walk to a later window takes the largest
+        // pages, for the fewest calls.
+        let size = if offset == 0 { want.clamp(1, max) } else { max };
+        // Remembered tokens belong to the backend's default order, not to a sorted walk.
+        let memo = sort.is_empty();
+        let remembered = memo
+            .then(|| self.tenant.cursors.nearest(self.kind, size, offset))
+            .flatten();
+        let (mut seen, mut token) = match remembered {
+            Some((at, t)) => (at, Some(t)),
+            None => (0, None),
+        };
+        let mut from_memo = token.is_some();
+        let mut records: Vec<Value> = Vec::new();
+        let mut total = None;
+        loop {
+            let from = token.as_deref().map_or(PageFrom::Offset(0), PageFrom::Next);
+            let page = match self.fetch_page(list, &no_vars, sort, from, size).await {
+                Ok(page) => page,
+                // A remembered token the backend no longer takes: walk from the start.
+                Err(_) if from_memo => {
+                    self.tenant.cursors.forget(self.kind);
+                    (seen, token, from_memo) = (0, None, false);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            from_memo = false;
+            total = total.or(page.total);
+            let got = page.fetched;
+            for (i, record) in page.records.into_iter().enumerate() {
+                if seen + i as u64 >= offset && (records.len() as u64) < want {
+                    records.push(record);
+                }
+            }
+            seen += got;
+            let next = page.next.filter(|n| got > 0 && Some(n) != token.as_ref());
+            let Some(next) = next else { break };
+            if memo {
+                self.tenant
+                    .cursors
+                    .remember(self.kind, size, seen, next.clone());
+            }
+            if records.len() as u64 >= want || total.is_some_and(|t| seen >= t) {
+                break;
+            }
+            if seen > cap {
+                return Err(too_many(cap).into());
+            }
+            token = Some(next);
+        }
+        Ok((records, total))
     }
 
     /// A filtered or sorted list: narrow with pushdown, scan (bounded), evaluate, sort, page.
@@ -363,14 +459,7 @@ impl Ctx<'_> {
         let records = self
             .fetch_all(&mapping.list, &no_vars, &params, cap)
             .await?
-            .ok_or_else(|| {
-                ScimError::bad_request(
-                    ScimType::TooMany,
-                    format!(
-                        "answering this query needs more than {cap} directory records to be scanned; add or narrow a filter with a term the directory can answer (for example userName eq \"...\")"
-                    ),
-                )
-            })?;
+            .ok_or_else(|| too_many(cap))?;
         let mut matches = Vec::new();
         for record in &records {
             let resource = self.resource_from(record, filter_members).await?;
@@ -384,6 +473,16 @@ impl Ctx<'_> {
         }
         Ok(matches)
     }
+}
+
+/// 400 `tooMany`: answering needs more directory records than `limits.max_scan_records`.
+fn too_many(cap: u64) -> ScimError {
+    ScimError::bad_request(
+        ScimType::TooMany,
+        format!(
+            "answering this query needs more than {cap} directory records to be scanned; add or narrow a filter with a term the directory can answer (for example userName eq \"...\")"
+        ),
+    )
 }
 
 /// Sorts by one attribute (RFC 7644 §3.4.2.3): resources without a value go last when

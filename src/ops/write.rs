@@ -12,8 +12,10 @@ use serde_json::Value;
 use super::Ctx;
 use crate::error::Error;
 use crate::mapping::target::get_ci;
-use crate::mapping::template::Vars;
-use crate::mapping::{CreateResponse, DeleteCall, ResourceKind, UpdateStyle};
+use crate::mapping::template::{value_text, Vars};
+use crate::mapping::{
+    CreateResponse, DeleteCall, MemberArray, MembersMapping, ResourceKind, UpdateStyle,
+};
 use crate::scim::attr::AttrPath;
 use crate::scim::dialect::Normalisations;
 use crate::scim::error::ScimError;
@@ -34,6 +36,13 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     let new_members = member_ids(&resource);
     ctx.verify_users_exist(&new_members).await?;
     let mut record = mapping.to_record(&resource, None)?;
+    if let Some(MembersMapping::Embedded(array)) = &mapping.members {
+        let members = array.with_ids(&Value::Null, &new_members);
+        array
+            .path
+            .write(&mut record, members)
+            .map_err(|e| ScimError::new(500, format!("mapping `members.path`: {e}")))?;
+    }
     mapping.stamp(&mut record, true);
 
     let guard = ctx.unique_guard().await;
@@ -90,6 +99,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     // A new id has nothing cached (misses are not cached), but a read racing this create
     // may have been: start clean.
     ctx.forget(&id).await;
+    ctx.tenant.cursors.forget(ctx.kind);
     if mapping.members.is_some() {
         let id_json = mapping.id.to_json(&id).unwrap_or(Value::String(id.clone()));
         if let Err(e) = ctx.add_members(&id_json, &new_members).await {
@@ -179,11 +189,19 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
     let deleted = ctx.delete_record(id).await;
     // Whatever the outcome, the cached copy can no longer be vouched for.
     ctx.forget(id).await;
+    ctx.tenant.cursors.forget(ctx.kind);
     if ctx.kind == ResourceKind::User {
         // Backends drop a deleted user from its groups; which groups is not known here.
         ctx.tenant.cache.forget_all_members();
     }
     deleted?;
+    if ctx.kind == ResourceKind::User {
+        // The delete is done and acknowledged either way; a failure here only leaves a
+        // dangling member id, which the next membership change of that group drops.
+        if let Err(e) = ctx.drop_from_embedding_groups(id).await {
+            tracing::warn!(%id, error = %e, "Could not drop a deleted user from the groups embedding it.");
+        }
+    }
     tracing::info!(op = "delete", resource = ctx.kind.name(), %id, "Audit: resource deleted.");
     Ok(())
 }
@@ -360,6 +378,17 @@ impl Ctx<'_> {
             .collect();
         self.verify_users_exist(&added).await?;
         let mut new_record = mapping.to_record(&new, Some(record))?;
+        let embedded = match &mapping.members {
+            Some(MembersMapping::Embedded(array)) => Some(array),
+            _ => None,
+        };
+        let members_change = !added.is_empty() || !removed.is_empty();
+        if let (Some(array), true) = (embedded, members_change) {
+            array
+                .path
+                .write(&mut new_record, array.with_ids(record, &new_members))
+                .map_err(|e| ScimError::new(500, format!("mapping `members.path`: {e}")))?;
+        }
 
         let changed = changed_attributes(current, &new);
         let mut stored = record.clone();
@@ -373,6 +402,11 @@ impl Ctx<'_> {
                 UpdateStyle::Merge => {
                     // Timestamps are not mapped attributes: stamp the partial body too.
                     let mut partial = mapping.changed_fields(record, &new_record);
+                    if let (Some(array), true) = (embedded, members_change) {
+                        let _ = array
+                            .path
+                            .write(&mut partial, array.with_ids(record, &new_members));
+                    }
                     mapping.stamp(&mut partial, false);
                     partial
                 }
@@ -402,7 +436,7 @@ impl Ctx<'_> {
                 }
             };
         }
-        if mapping.members.is_some() && (!added.is_empty() || !removed.is_empty()) {
+        if embedded.is_none() && mapping.members.is_some() && members_change {
             let id_json = mapping
                 .id
                 .to_json(id)
@@ -499,9 +533,27 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Adds members after a create or update: one call each, or one user update each when
+    /// membership is held on the user (embedded arrays are written with the group itself).
     async fn add_members(&self, group_id: &Value, ids: &[String]) -> Result<(), Error> {
-        let Some(members) = &self.tenant.mappings.groups.members else {
-            return Ok(());
+        let members = match &self.tenant.mappings.groups.members {
+            Some(MembersMapping::Calls(members)) => members,
+            Some(MembersMapping::OnUser { array, .. }) => {
+                let gid = value_text(group_id);
+                for id in ids {
+                    self.for_kind(ResourceKind::User)
+                        .edit_member_array(id, array, |groups| {
+                            let adds = !groups.contains(&gid);
+                            if adds {
+                                groups.push(gid.clone());
+                            }
+                            adds
+                        })
+                        .await?;
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         for id in ids {
             let member = member_json(id, members.member_integer);
@@ -524,12 +576,26 @@ impl Ctx<'_> {
     }
 
     async fn remove_members(&self, group_id: &Value, ids: &[String]) -> Result<(), Error> {
-        let Some(members) = &self.tenant.mappings.groups.members else {
-            return Ok(());
-        };
         if ids.is_empty() {
             return Ok(());
         }
+        let members = match &self.tenant.mappings.groups.members {
+            Some(MembersMapping::Calls(members)) => members,
+            Some(MembersMapping::OnUser { array, .. }) => {
+                let gid = value_text(group_id);
+                for id in ids {
+                    self.for_kind(ResourceKind::User)
+                        .edit_member_array(id, array, |groups| {
+                            let before = groups.len();
+                            groups.retain(|g| *g != gid);
+                            groups.len() != before
+                        })
+                        .await?;
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
         let needs_records = members
             .remove
             .path
@@ -561,6 +627,85 @@ impl Ctx<'_> {
                 })) => {}
                 Err(e) => return Err(e),
             }
+        }
+        Ok(())
+    }
+
+    /// Edits the id array of one record of this context's type (a user's groups, a
+    /// group's embedded members) under its write lock, on a fresh read, and sends the
+    /// record's update call when `edit` changed something. A record that is gone is left
+    /// alone (removing from it is done; adding to it was checked before any write).
+    async fn edit_member_array(
+        &self,
+        owner_id: &str,
+        array: &MemberArray,
+        edit: impl FnOnce(&mut Vec<String>) -> bool,
+    ) -> Result<(), Error> {
+        let mapping = self.mapping();
+        let _lock = self.lock(owner_id).await;
+        let Some(record) = self.uncached().fetch_record(owner_id).await? else {
+            return Ok(());
+        };
+        let mut ids = array.ids(&record);
+        if !edit(&mut ids) {
+            return Ok(());
+        }
+        let items = array.with_ids(&record, &ids);
+        let mut body = match mapping.update.style {
+            UpdateStyle::Replace => record.clone(),
+            UpdateStyle::Merge => Value::Object(serde_json::Map::new()),
+        };
+        array
+            .path
+            .write(&mut body, items)
+            .map_err(|e| ScimError::new(500, format!("mapping `members.path`: {e}")))?;
+        mapping.stamp(&mut body, false);
+        let id_json = mapping
+            .id
+            .to_json(owner_id)
+            .unwrap_or(Value::String(owner_id.to_owned()));
+        let vars = |name: &str| (name == "id").then(|| id_json.clone());
+        self.tenant.cache.begin_write();
+        let sent = self
+            .send(
+                &mapping.update.call,
+                &vars,
+                &[],
+                Some(mapping.wrap_request(body)),
+            )
+            .await;
+        self.forget(owner_id).await;
+        sent.map(|_| ())
+    }
+
+    /// After a user is deleted: takes it out of every group that embeds it (the backend
+    /// keeps such arrays as they are), within `limits.max_scan_records` groups.
+    async fn drop_from_embedding_groups(&self, user_id: &str) -> Result<(), Error> {
+        let Some(MembersMapping::Embedded(array)) = &self.tenant.mappings.groups.members else {
+            return Ok(());
+        };
+        let groups = self.for_kind(ResourceKind::Group).uncached();
+        let no_vars = |_: &str| None;
+        let Some(records) = groups
+            .fetch_all(&groups.mapping().list, &no_vars, &[], self.tenant.max_scan)
+            .await?
+        else {
+            tracing::warn!(%user_id, "Too many groups to look for a deleted user's memberships.");
+            return Ok(());
+        };
+        for record in records
+            .iter()
+            .filter(|r| array.ids(r).iter().any(|m| m == user_id))
+        {
+            let Some(gid) = groups.mapping().id.read(record) else {
+                continue;
+            };
+            groups
+                .edit_member_array(&gid, array, |ids| {
+                    ids.retain(|m| m != user_id);
+                    true
+                })
+                .await?;
         }
         Ok(())
     }

@@ -41,8 +41,12 @@ pub async fn backend_state(gw: &Gateway) -> Value {
     }
     let js = gw.backend();
     let mut state = serde_json::Map::new();
+    // json-server 1.0's seed has no `group_members` (members are embedded in the group).
     for collection in ["users", "groups", "group_members"] {
         let r = js.get(&format!("/{collection}")).await;
+        if r.status == 404 && collection == "group_members" {
+            continue;
+        }
         assert_eq!(r.status, 200, "json-server /{collection}: {}", r.text);
         state.insert(collection.into(), r.json);
     }

@@ -17,6 +17,8 @@ mod errors;
 mod etag;
 #[cfg(feature = "real-backends")]
 mod json_server;
+#[cfg(feature = "real-backends")]
+mod json_server_1;
 mod observability;
 mod okta;
 mod process;

@@ -197,3 +197,158 @@ fn sort_rules_render_the_order_and_report_bad_attributes_and_placeholders() {
         "{rendered:?}"
     );
 }
+
+fn compile_user(text: &str) -> Result<ResourceMapping, Vec<MappingProblem>> {
+    compile_mapping(Path::new("u.yaml"), text, ResourceKind::User)
+}
+
+fn problem_keys(text: &str, kind: ResourceKind) -> Vec<String> {
+    compile_mapping(Path::new("x.yaml"), text, kind)
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.key)
+        .collect()
+}
+
+#[test]
+fn sequential_paging_styles_compile_and_need_a_next_source() {
+    let cursor = MINIMAL.replace(
+        "list: { method: GET, path: /u }",
+        "list: { method: GET, path: /u, records: $.data, paging: { style: cursor, cursor_param: after, next: $.meta.next, size_param: limit } }",
+    );
+    let m = compile_user(&cursor).unwrap();
+    assert!(
+        matches!(&m.list.paging, Paging::Cursor { cursor_param, next: NextPage::Body(_), .. } if cursor_param == "after")
+    );
+    let link = MINIMAL.replace(
+        "list: { method: GET, path: /u }",
+        "list: { method: GET, path: /u, paging: { style: next_link, next_header: Link } }",
+    );
+    let m = compile_user(&link).unwrap();
+    assert!(
+        matches!(&m.list.paging, Paging::NextLink { next: NextPage::Header(h), .. } if h == "Link")
+    );
+    let neither = MINIMAL.replace(
+        "list: { method: GET, path: /u }",
+        "list: { method: GET, path: /u, paging: { style: cursor } }",
+    );
+    let keys = problem_keys(&neither, ResourceKind::User);
+    assert!(
+        keys.contains(&"operations.list.paging.cursor_param".to_owned()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"operations.list.paging".to_owned()),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn soft_delete_needs_a_marker_that_hides_marked_records() {
+    let soft = MINIMAL.replace(
+        r#"delete: { method: DELETE, path: "/u/{id}" }"#,
+        r#"delete: { style: soft, method: PATCH, path: "/u/{id}", body: { gone: true } }"#,
+    );
+    assert_eq!(
+        problem_keys(&soft, ResourceKind::User),
+        ["operations.delete"]
+    );
+    let marked = soft.replace(
+        "body: { gone: true } }",
+        "body: { gone: true }, marker: { path: $.gone } }",
+    );
+    let m = compile_user(&marked).unwrap();
+    let gone = m.list.gone.as_ref().unwrap();
+    assert!(gone.marks(&json!({"gone": true})));
+    assert!(gone.marks(&json!({"gone": "2024-01-01"})));
+    assert!(!gone.marks(&json!({"gone": false})));
+    assert!(!gone.marks(&json!({"gone": null})));
+    assert!(!gone.marks(&json!({})));
+    // Without `exclude` the backend's totals count deleted records: lists are scanned.
+    assert!(!m.list.backend_counts());
+    let valued = soft.replace(
+        "body: { gone: true } }",
+        r#"body: { state: DELETED }, marker: { path: $.state, value: DELETED }, exclude: { "state:ne": DELETED } }"#,
+    );
+    let m = compile_user(&valued).unwrap();
+    let gone = m.list.gone.as_ref().unwrap();
+    assert!(gone.marks(&json!({"state": "DELETED"})));
+    assert!(!gone.marks(&json!({"state": "ACTIVE"})));
+    assert!(m.list.call.query.iter().any(|(k, _)| k == "state:ne"));
+    let hard_with_marker = MINIMAL.replace(
+        r#"delete: { method: DELETE, path: "/u/{id}" }"#,
+        r#"delete: { method: DELETE, path: "/u/{id}", marker: { path: $.gone } }"#,
+    );
+    assert_eq!(
+        problem_keys(&hard_with_marker, ResourceKind::User),
+        ["operations.delete.marker"]
+    );
+}
+
+const GROUP: &str = r#"
+resource: Group
+id: { path: $.id }
+operations:
+  get: { method: GET, path: "/g/{id}" }
+  list: { method: GET, path: /g }
+  create: { method: POST, path: /g }
+  update: { method: PATCH, path: "/g/{id}", style: merge }
+  delete: { method: DELETE, path: "/g/{id}" }
+attributes:
+  displayName: $.name
+"#;
+
+#[test]
+fn membership_styles_take_only_their_own_keys() {
+    let group = |members: &str| format!("{GROUP}members:\n{members}");
+    let embedded = group("  style: embedded\n  path: $.members\n  member: $.user.id\n");
+    let m = compile_mapping(Path::new("g.yaml"), &embedded, ResourceKind::Group).unwrap();
+    let Some(MembersMapping::Embedded(array)) = &m.members else {
+        panic!("{:?}", m.members)
+    };
+    let record =
+        json!({"members": [{"user": {"id": "u1"}, "role": "owner"}, {"user": {"id": "u2"}}]});
+    assert_eq!(array.ids(&record), ["u1", "u2"]);
+    // Kept members keep their element as it was; new ones get a fresh element.
+    assert_eq!(
+        array.with_ids(&record, &["u1".into(), "u3".into()]),
+        json!([{"user": {"id": "u1"}, "role": "owner"}, {"user": {"id": "u3"}}])
+    );
+    let on_user = group(
+        "  style: on_user\n  path: $.groups\n  member_type: integer\n  find: { group: \"{id}\" }\n",
+    );
+    let m = compile_mapping(Path::new("g.yaml"), &on_user, ResourceKind::Group).unwrap();
+    let Some(MembersMapping::OnUser { array, find }) = &m.members else {
+        panic!("{:?}", m.members)
+    };
+    assert_eq!(find.len(), 1);
+    assert_eq!(array.with_ids(&json!({}), &["7".into()]), json!([7]));
+
+    let keys = problem_keys(
+        &group("  style: embedded\n  list: { method: GET, path: /m }\n"),
+        ResourceKind::Group,
+    );
+    assert!(keys.contains(&"members.list".to_owned()), "{keys:?}");
+    assert!(keys.contains(&"members.path".to_owned()), "{keys:?}");
+    let keys = problem_keys(
+        &group("  style: on_user\n  path: $.groups\n  find: { g: \"{member}\" }\n"),
+        ResourceKind::Group,
+    );
+    assert_eq!(keys, ["members.find"]);
+    let keys = problem_keys(&group("  style: sideways\n"), ResourceKind::Group);
+    assert_eq!(keys, ["members.style"]);
+}
+
+#[test]
+fn shipped_json_server_1_mappings_compile() {
+    let set =
+        MappingSet::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/json-server-1"))
+            .unwrap();
+    assert!(matches!(set.groups.list.paging, Paging::Cursor { .. }));
+    assert!(matches!(
+        set.groups.members,
+        Some(MembersMapping::Embedded(_))
+    ));
+    assert!(set.users.list.gone.is_some());
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts json-server (pinned, default 0.17.4) on 127.0.0.1 with a fresh copy of db.json.
-# Env: JSON_SERVER_PORT (default: a free port), JSON_SERVER_VERSION (0.17.4),
+# Env: JSON_SERVER_PORT (default: a free port), JSON_SERVER_VERSION (0.17.4), DB_FILE (the
+#      seed, default db.json beside this script),
 #      STATE_DIR (default: a new temp dir), JSON_SERVER_HOME (npm install dir, default
 #      .cache/json-server-$VERSION in the repository).
 # Prints on stdout: API_URL=http://127.0.0.1:PORT and STATE_DIR=... (for stop.sh).
@@ -17,8 +18,9 @@ BIN="$JS_HOME/node_modules/.bin/json-server"
 if [ ! -x "$BIN" ]; then
   "$ROOT/scripts/install-json-server.sh" "$VERSION" >&2
 fi
-mkdir -p "$STATE_DIR"
-cp "$HERE/db.json" "$STATE_DIR/db.json"
+# ./public: json-server's static folder, which 1.0 in production mode insists on.
+mkdir -p "$STATE_DIR/public"
+cp "${DB_FILE:-$HERE/db.json}" "$STATE_DIR/db.json"
 # `exec` so the recorded pid is json-server's own, not a wrapper shell's.
 (cd "$STATE_DIR" && exec nohup "$BIN" --host 127.0.0.1 --port "$PORT" db.json >"$STATE_DIR/json-server.log" 2>&1 </dev/null) &
 echo $! >"$STATE_DIR/json-server.pid"

@@ -1,5 +1,6 @@
-//! A real json-server 0.17.4 process per test, on a free port with a fresh copy of
-//! `tests/backends/json-server/db.json`; killed (and its folder removed) on drop.
+//! A real json-server process per test (0.17.4, or 1.0.0-beta.15 with [`JsonServer::start_v1`]),
+//! on a free port with a fresh copy of its `tests/backends/<folder>/db.json`; killed (and its
+//! folder removed) on drop.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,29 +27,48 @@ impl Drop for JsonServer {
     }
 }
 
-fn binary() -> PathBuf {
-    let bin = std::env::var_os("SCIMGATE_JSON_SERVER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_path(".cache/json-server-0.17.4/node_modules/.bin/json-server"));
+/// The pinned json-server 1.0 beta (`tests/backends/json-server-1/`).
+pub const V1: &str = "1.0.0-beta.15";
+
+/// The json-server binary of `version`; `SCIMGATE_JSON_SERVER_BIN` / `SCIMGATE_JSON_SERVER_1_BIN`
+/// override the `.cache` install.
+fn binary(version: &str) -> PathBuf {
+    let var = if version == V1 {
+        "SCIMGATE_JSON_SERVER_1_BIN"
+    } else {
+        "SCIMGATE_JSON_SERVER_BIN"
+    };
+    let bin = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        repo_path(&format!(
+            ".cache/json-server-{version}/node_modules/.bin/json-server"
+        ))
+    });
     assert!(
         bin.exists(),
-        "json-server not found at {}: run scripts/install-json-server.sh (or set SCIMGATE_JSON_SERVER_BIN)",
+        "json-server {version} not found at {}: run scripts/install-json-server.sh {version} (or set {var})",
         bin.display()
     );
     bin
 }
 
 impl JsonServer {
-    /// Starts json-server and waits (at most 30 s) until it serves `/users`.
+    /// Starts json-server 0.17.4 and waits (at most 30 s) until it serves `/users`.
     pub async fn start() -> JsonServer {
-        let bin = binary();
+        JsonServer::start_version("0.17.4", "tests/backends/json-server/db.json").await
+    }
+
+    /// Starts json-server 1.0.0-beta.15 with `tests/backends/json-server-1/db.json`.
+    pub async fn start_v1() -> JsonServer {
+        JsonServer::start_version(V1, "tests/backends/json-server-1/db.json").await
+    }
+
+    async fn start_version(version: &str, seed: &str) -> JsonServer {
+        let bin = binary(version);
         let dir = std::env::temp_dir().join(format!("scimgate-it-js-{}", run_id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            repo_path("tests/backends/json-server/db.json"),
-            dir.join("db.json"),
-        )
-        .unwrap();
+        std::fs::copy(repo_path(seed), dir.join("db.json")).unwrap();
+        // Production mode (see below) makes json-server 1.0 require its static folder.
+        std::fs::create_dir_all(dir.join("public")).unwrap();
         let log_path = dir.join("json-server.log");
         let spawn = |port: u16| {
             let log = std::fs::File::create(&log_path).unwrap();
@@ -61,6 +81,9 @@ impl JsonServer {
                     "db.json",
                 ])
                 .current_dir(&dir)
+                // json-server 1.0 reloads db.json when the file changes unless in production
+                // mode, and a reload racing its own next write loses that write.
+                .env("NODE_ENV", "production")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
@@ -101,4 +124,48 @@ pub async fn json_server_gateway() -> (JsonServer, Gateway) {
     )
     .await;
     (server, gw)
+}
+
+/// json-server 1.0 plus the gateway with `config/json-server-1.yaml` in front of it.
+pub async fn json_server_1_gateway() -> (JsonServer, Gateway) {
+    let server = JsonServer::start_v1().await;
+    let gw = Gateway::start(
+        Some(&repo_path("config/json-server-1.yaml")),
+        &server.url,
+        Overrides::default(),
+    )
+    .await;
+    (server, gw)
+}
+
+/// The gateway in front of `server` with a variant of a shipped mapping set: `edit` gets
+/// the text of `users.yaml` / `groups.yaml` (by file name) and returns what to use.
+pub async fn variant_gateway(
+    server: &JsonServer,
+    shipped: &str,
+    edit: impl Fn(&str, String) -> String,
+) -> Gateway {
+    let dir = server.dir.join("mappings");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["users.yaml", "groups.yaml"] {
+        let text =
+            std::fs::read_to_string(repo_path(&format!("mappings/{shipped}/{name}"))).unwrap();
+        // Schema files are referenced relative to the mapping folder.
+        let text = text.replace(
+            "../schemas/",
+            &format!("{}/", repo_path("mappings/schemas").display()),
+        );
+        std::fs::write(dir.join(name), edit(name, text)).unwrap();
+    }
+    let config = server.dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mappings: {}\nbackend:\n  url: {}\n",
+            dir.display(),
+            server.url
+        ),
+    )
+    .unwrap();
+    Gateway::start(Some(&config), &server.url, Overrides::default()).await
 }
