@@ -9,6 +9,7 @@
 #[macro_use]
 mod support;
 
+mod backend_auth;
 mod discovery;
 mod entra;
 mod errors;
