@@ -32,7 +32,7 @@ pub enum Outbound {
     /// The same header on every call (bearer, basic, API key).
     Static(Credential),
     /// A token obtained from the directory and renewed as needed.
-    Renewable(TokenSource),
+    Renewable(Box<TokenSource>),
 }
 
 /// Where a renewable token comes from.
@@ -174,7 +174,7 @@ impl Outbound {
                     .map(|(k, v)| format!("{k}={}", form_encode(v)))
                     .collect::<Vec<_>>()
                     .join("&");
-                Ok(Outbound::Renewable(TokenSource::new(
+                Ok(Outbound::Renewable(Box::new(TokenSource::new(
                     Grant::ClientCredentials {
                         url: resolve_url(&o.token_url),
                         form,
@@ -184,7 +184,7 @@ impl Outbound {
                     "Bearer ".into(),
                     parse_duration(&o.refresh_before).unwrap_or_default(),
                     vec![id, key],
-                )))
+                ))))
             }
             "login" => {
                 let l = &s.login;
@@ -201,7 +201,7 @@ impl Outbound {
                 } else {
                     TokenLocation::Header(header_name("login.token_header", &l.token_header)?)
                 };
-                Ok(Outbound::Renewable(TokenSource::new(
+                Ok(Outbound::Renewable(Box::new(TokenSource::new(
                     Grant::Login {
                         url: resolve_url(&l.path),
                         body: fill_credentials(&template, &user, &password),
@@ -211,7 +211,7 @@ impl Outbound {
                     l.send_prefix.clone(),
                     Duration::ZERO,
                     vec![user, password],
-                )))
+                ))))
             }
             other => Err(vec![format!("backend.auth.mode: unknown mode {other:?}")]),
         }
