@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Replays the shared acceptance cases (../shared/acceptance) against the gateway over each
 # backend: `demo` (the bundled directory), `json-server` (a real json-server 0.17.4) and
-# `json-server-1` (a real json-server 1.0.0-beta.15).
-#   scripts/acceptance.sh [demo|json-server|json-server-1 ...]     (default: all)
+# `json-server-1` (a real json-server 1.0.0-beta.15), `keystone` (a real OpenStack Keystone,
+# tests/backends/keystone; not in the default set yet).
+#   scripts/acceptance.sh [demo|json-server|json-server-1|keystone ...]  (default: demo json-server json-server-1)
 # Env: SCIMGATE_BIN (default target/debug/scimgate), SHARED_DIR (default ../shared),
 #      REQUIRE_SHARED=1 makes a missing shared folder an error (CI sets it).
 set -euo pipefail
@@ -20,9 +21,11 @@ fi
 TOKEN="acceptance-$(date +%s)-$RANDOM"
 PIDS=()
 STATES=()
+KEYSTONE_STATES=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
   for s in "${STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/json-server/stop.sh"; done
+  for s in "${KEYSTONE_STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/keystone/stop.sh"; done
 }
 trap cleanup EXIT
 
@@ -57,6 +60,25 @@ json_server() { # backend folder under tests/backends, config name, label
   run_cases "$3" "http://127.0.0.1:$port/scim/v2"
 }
 
+keystone() {
+  local out api state port
+  out="$(mktemp)"
+  "$ROOT/tests/backends/keystone/start.sh" >"$out"
+  api="$(sed -n 's/^API_URL=//p' "$out")"; state="$(sed -n 's/^STATE_DIR=//p' "$out")"
+  KEYSTONE_USER="$(sed -n 's/^KEYSTONE_USER=//p' "$out")"
+  KEYSTONE_PASSWORD="$(sed -n 's/^KEYSTONE_PASSWORD=//p' "$out")"
+  export KEYSTONE_USER KEYSTONE_PASSWORD
+  rm -f "$out"
+  KEYSTONE_STATES+=("$state")
+  port="$(free_port)"
+  "$BIN" serve --config "$ROOT/config/keystone.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
+    --admin-listen "127.0.0.1:$(free_port)" \
+    --backend-url "$api" >"$state/scimgate.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
+  run_cases "Keystone" "http://127.0.0.1:$port/scim/v2"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(demo json-server json-server-1)
 status=0
@@ -65,6 +87,7 @@ for t in "${targets[@]}"; do
     demo) demo || status=1 ;;
     json-server) json_server json-server json-server "json-server 0.17.4" || status=1 ;;
     json-server-1) json_server json-server-1 json-server-1 "json-server 1.0.0-beta.15" || status=1 ;;
+    keystone) keystone || status=1 ;;
     *) log "unknown backend $t"; exit 2 ;;
   esac
 done

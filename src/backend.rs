@@ -1,6 +1,7 @@
 //! The legacy directory as seen from the gateway: an HTTP client with a base URL, outbound
 //! auth and timeouts, and the error type for everything that can go wrong upstream.
 
+pub mod auth;
 pub mod client;
 pub mod error;
 

@@ -68,6 +68,65 @@ pub struct BackendSettings {
     pub timeout: String,
     pub connect_timeout: String,
     pub headers: BTreeMap<String, String>,
+    /// How the gateway authenticates to the directory.
+    pub auth: BackendAuthSettings,
+}
+
+/// Outbound authentication to the directory (`backend.auth`). Every credential may be
+/// `env:NAME` or `file:PATH`; [`crate::backend::auth`] turns this into headers.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendAuthSettings {
+    /// `none`, `bearer`, `basic`, `api_key`, `oauth2` or `login`.
+    pub mode: String,
+    /// `bearer`: the static token.
+    pub token: String,
+    /// `basic` and `login`: the credentials.
+    pub username: String,
+    pub password: String,
+    pub api_key: ApiKeySettings,
+    pub oauth2: OAuth2Settings,
+    pub login: LoginSettings,
+}
+
+/// `api_key` mode: one header with a fixed value.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiKeySettings {
+    pub header: String,
+    pub value: String,
+}
+
+/// `oauth2` mode: the client-credentials grant (RFC 6749 §4.4).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth2Settings {
+    /// Absolute URL, or a path under `backend.url`.
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scope: String,
+    /// `basic` (HTTP Basic, RFC 6749 §2.3.1) or `body` (form fields).
+    pub client_auth: String,
+    /// A token is renewed this long before it expires (at most half its lifetime).
+    pub refresh_before: String,
+}
+
+/// `login` mode: POST credentials, read a token, send it as a header.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginSettings {
+    /// Path under `backend.url` (or an absolute URL) the credentials are posted to.
+    pub path: String,
+    /// JSON body template; `{username}` and `{password}` are filled in.
+    pub body: serde_json::Value,
+    /// Read the token from this response header...
+    pub token_header: String,
+    /// ...or from this JSON path of the response body.
+    pub token_path: String,
+    /// Header the token is sent in, and the text before it (e.g. `Bearer `).
+    pub send_header: String,
+    pub send_prefix: String,
 }
 
 impl std::fmt::Debug for BackendSettings {
@@ -77,6 +136,7 @@ impl std::fmt::Debug for BackendSettings {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("auth", &self.auth.mode)
             .finish()
     }
 }
@@ -251,6 +311,7 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
             problems.push(format!("backend.headers.{name}: {e}"));
         }
     }
+    problems.extend(crate::backend::auth::validate(&s.backend.auth));
     for file in &s.auth.token_files {
         if let Err(e) = std::fs::read_to_string(file) {
             problems.push(format!("auth.token_files: cannot read {file}: {e}"));

@@ -8,5 +8,5 @@
 pub mod directory;
 pub mod store;
 
-pub use directory::DemoDirectory;
+pub use directory::{DemoAuth, DemoDirectory};
 pub use store::{Store, StoreError};

@@ -50,6 +50,16 @@ fn backend_to_scim(e: &BackendError) -> ScimError {
             format!("the directory is overloaded or unavailable ({status})"),
         )
         .with_retry_after(retry_after.unwrap_or(5)),
+        BackendError::Auth { status: 503, .. } => {
+            ScimError::new(503, format!("{e}; the request was not carried out")).with_retry_after(5)
+        }
+        BackendError::Auth { .. } => {
+            ScimError::new(502, format!("{e}; the request was not carried out"))
+        }
+        BackendError::Status { status: 401, .. } => ScimError::new(
+            502,
+            format!("{e}; the directory refused the gateway's credentials (check backend.auth)"),
+        ),
         BackendError::Status { .. } | BackendError::BadAnswer { .. } => {
             ScimError::new(502, e.to_string())
         }
@@ -79,6 +89,9 @@ impl Error {
             }
             Error::Backend(BackendError::BadAnswer { method, path, .. }) => {
                 tracing::warn!(%method, %path, "Backend answer unusable.");
+            }
+            Error::Backend(BackendError::Auth { reason, .. }) => {
+                tracing::warn!(%reason, "Backend authentication failed.");
             }
             Error::Scim(_) => {}
         }

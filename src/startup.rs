@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::{Secret, TokenSet};
+use crate::backend::auth::Outbound;
 use crate::backend::BackendClient;
 use crate::cache::{CacheOptions, LookupCache};
 use crate::config::{parse_duration, resolve_secret, Loaded};
@@ -73,8 +74,15 @@ pub fn build_tenant_with(
     }
     let timeout = parse_duration(&s.backend.timeout).unwrap_or_default();
     let connect_timeout = parse_duration(&s.backend.connect_timeout).unwrap_or_default();
+    let outbound = match Outbound::from_settings(&s.backend.auth, &s.backend.url) {
+        Ok(o) => Some(o),
+        Err(list) => {
+            problems.extend(list);
+            None
+        }
+    };
     let backend = match BackendClient::new(&s.backend.url, timeout, connect_timeout, headers) {
-        Ok(b) => Some(b),
+        Ok(b) => outbound.map(|o| b.with_auth(o)),
         Err(e) => {
             problems.push(format!("backend.url: {e}"));
             None

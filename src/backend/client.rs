@@ -1,6 +1,7 @@
 //! Pooled hyper-util HTTP/1 client for the backend: keep-alive connections, per-call
-//! timeouts and a bounded response size.
+//! timeouts, a bounded response size and the outbound credential on every call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use super::auth::Outbound;
 use super::BackendError;
 
 /// Largest backend body the gateway reads (a 1,000-member page is far below this).
@@ -74,6 +76,7 @@ pub struct BackendClient {
     base: String,
     timeout: Duration,
     headers: HeaderMap,
+    auth: Arc<Outbound>,
 }
 
 impl std::fmt::Debug for BackendClient {
@@ -115,6 +118,7 @@ impl BackendClient {
             base,
             timeout,
             headers,
+            auth: Arc::new(Outbound::None),
         })
     }
 
@@ -123,37 +127,91 @@ impl BackendClient {
         &self.base
     }
 
-    /// Sends one call and reads the whole answer, within the timeout.
+    /// Authenticates every call with `auth` (replacing the default: none).
+    pub fn with_auth(mut self, auth: Outbound) -> BackendClient {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    /// Sends one call with the configured headers and credential and reads the whole
+    /// answer, within the timeout. When the directory answers 401 to a renewable credential
+    /// (OAuth2, login), a new one is fetched and the call is sent once more.
     pub async fn send(
         &self,
         req: &BackendRequest,
         extra: &[(HeaderName, HeaderValue)],
     ) -> Result<BackendResponse, BackendError> {
         let url = format!("{}{}", self.base, req.path_and_query);
-        let mut builder = Request::builder().method(req.method.clone()).uri(&url);
-        for (name, value) in self
+        let body = req
+            .body
+            .as_ref()
+            .map(|json| Bytes::from(serde_json::to_vec(json).unwrap_or_default()));
+        let payload = body.map(|b| ("application/json", b));
+        let credential = self.auth.credential(self, None).await?;
+        let response = self
+            .send_with(req, &url, payload.clone(), extra, credential.as_ref())
+            .await?;
+        match credential {
+            Some(used) if response.status == 401 && self.auth.renewable() => {
+                let fresh = self.auth.credential(self, Some(&used.1)).await?;
+                self.send_with(req, &url, payload, extra, fresh.as_ref())
+                    .await
+            }
+            _ => Ok(response),
+        }
+    }
+
+    async fn send_with(
+        &self,
+        req: &BackendRequest,
+        url: &str,
+        payload: Option<(&'static str, Bytes)>,
+        extra: &[(HeaderName, HeaderValue)],
+        credential: Option<&(HeaderName, HeaderValue)>,
+    ) -> Result<BackendResponse, BackendError> {
+        let headers: Vec<(HeaderName, HeaderValue)> = self
             .headers
             .iter()
             .map(|(n, v)| (n.clone(), v.clone()))
             .chain(extra.iter().cloned())
-        {
+            .chain(credential.cloned())
+            .collect();
+        self.exchange(&req.method, url, &headers, payload)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Build(reason) => BackendError::BadAnswer {
+                    method: req.method.to_string(),
+                    path: req.path_and_query.clone(),
+                    reason,
+                },
+                ExchangeError::Backend(e) => e,
+            })
+    }
+
+    /// One HTTP exchange to an absolute `url` with exactly `headers` (no configured ones),
+    /// within the timeout. Also used for token and login calls.
+    pub(super) async fn exchange(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        payload: Option<(&'static str, Bytes)>,
+    ) -> Result<BackendResponse, ExchangeError> {
+        let mut builder = Request::builder().method(method.clone()).uri(url);
+        for (name, value) in headers {
             builder = builder.header(name, value);
         }
         builder = builder.header(ACCEPT, "application/json");
-        let body = match &req.body {
-            Some(json) => {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(json).unwrap_or_default())
+        let body = match payload {
+            Some((content_type, bytes)) => {
+                builder = builder.header(CONTENT_TYPE, content_type);
+                bytes
             }
             None => Bytes::new(),
         };
         let request = builder
             .body(Full::new(body))
-            .map_err(|e| BackendError::BadAnswer {
-                method: req.method.to_string(),
-                path: req.path_and_query.clone(),
-                reason: format!("cannot build the request: {e}"),
-            })?;
+            .map_err(|e| ExchangeError::Build(format!("cannot build the request: {e}")))?;
         let timeout_ms = self.timeout.as_millis() as u64;
         let call = async {
             let response =
@@ -169,8 +227,8 @@ impl BackendClient {
                 .collect()
                 .await
                 .map_err(|e| BackendError::BadAnswer {
-                    method: req.method.to_string(),
-                    path: req.path_and_query.clone(),
+                    method: method.to_string(),
+                    path: url.split('?').next().unwrap_or_default().to_owned(),
                     reason: format!("body could not be read: {e}"),
                 })?
                 .to_bytes();
@@ -183,7 +241,15 @@ impl BackendClient {
         tokio::time::timeout(self.timeout, call)
             .await
             .unwrap_or(Err(BackendError::Timeout { timeout_ms }))
+            .map_err(ExchangeError::Backend)
     }
+}
+
+/// Why [`BackendClient::exchange`] failed: the request could not be built, or the call failed.
+#[derive(Debug)]
+pub(super) enum ExchangeError {
+    Build(String),
+    Backend(BackendError),
 }
 
 /// The error and its sources on one line ("client error (Connect): tcp connect error: …").

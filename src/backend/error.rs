@@ -29,4 +29,9 @@ pub enum BackendError {
         path: String,
         reason: String,
     },
+    /// The gateway could not obtain a credential (OAuth2 token, login). `status` is the
+    /// SCIM status: 502 when the directory refused the credentials, 503 when it could not
+    /// be asked. `reason` never holds a secret.
+    #[error("the gateway could not authenticate to the directory: {reason}")]
+    Auth { status: u16, reason: String },
 }

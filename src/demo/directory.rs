@@ -17,7 +17,7 @@ use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
@@ -28,8 +28,11 @@ use super::store::{
     UserInput, UserQuery,
 };
 
+mod auth;
 #[cfg(test)]
 mod tests;
+
+pub use auth::{DemoAuth, LOGIN_PATH, SESSION_HEADER, TOKEN_PATH};
 
 /// Header carrying the API key when the directory requires one.
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
@@ -41,27 +44,51 @@ pub const TOTAL_COUNT_HEADER: HeaderName = HeaderName::from_static("x-total-coun
 #[derive(Clone)]
 pub struct DemoDirectory {
     store: Arc<RwLock<Store>>,
-    api_key: Option<Arc<str>>,
+    auth: Arc<auth::AuthGate>,
     requests: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for DemoDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DemoDirectory")
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("open", &self.auth.is_open())
             .field("requests", &self.request_count())
             .finish_non_exhaustive()
     }
 }
 
 impl DemoDirectory {
-    /// Serves `store`; with `Some(key)` every request must send `X-Api-Key: <key>`.
+    /// Serves `store`; with `Some(key)` every request must send `X-Api-Key: <key>` (see
+    /// [`DemoDirectory::with_auth`] for the other modes).
     pub fn new(store: Store, api_key: Option<String>) -> Self {
         Self {
             store: Arc::new(RwLock::new(store)),
-            api_key: api_key.map(Arc::from),
+            auth: Arc::new(auth::AuthGate::new(
+                api_key.map(DemoAuth::ApiKey).unwrap_or_default(),
+            )),
             requests: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The same data, demanding `auth` of every API call.
+    pub fn with_auth(mut self, auth: DemoAuth) -> Self {
+        self.auth = Arc::new(auth::AuthGate::new(auth));
+        self
+    }
+
+    /// Tokens issued so far by the OAuth2 token endpoint or the login call.
+    pub fn token_grants(&self) -> u64 {
+        self.auth.grants()
+    }
+
+    /// API calls refused with 401 so far.
+    pub fn refused_count(&self) -> u64 {
+        self.auth.refused()
+    }
+
+    /// Invalidates every issued token or session, as a directory restart would.
+    pub fn revoke_tokens(&self) {
+        self.auth.revoke_all();
     }
 
     /// The complete API as a router, for serving or for in-process tests.
@@ -94,6 +121,8 @@ impl DemoDirectory {
                 get(list_members).post(add_member),
             )
             .route("/api/groups/{id}/members/{user_id}", delete(remove_member))
+            .route(TOKEN_PATH, post(auth::token_endpoint))
+            .route(LOGIN_PATH, post(auth::login))
             .fallback(route_not_found)
             // Must follow the routes: it is installed on the routes registered so far.
             .method_not_allowed_fallback(method_not_allowed)
@@ -101,7 +130,7 @@ impl DemoDirectory {
             // the counter (outermost) also sees requests the key check refuses.
             .layer(middleware::from_fn_with_state(
                 self.clone(),
-                require_api_key,
+                auth::require_auth,
             ))
             .layer(middleware::from_fn_with_state(
                 self.clone(),
@@ -305,24 +334,6 @@ async fn count_and_trace(
         "demo directory request"
     );
     response
-}
-
-async fn require_api_key(
-    State(dir): State<DemoDirectory>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(expected) = &dir.api_key else {
-        return next.run(request).await;
-    };
-    let unauthorized = |message| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
-    match request.headers().get(API_KEY_HEADER) {
-        None => unauthorized("missing X-Api-Key header").into_response(),
-        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
-            next.run(request).await
-        }
-        Some(_) => unauthorized("invalid API key").into_response(),
-    }
 }
 
 /// Compares without an early exit, so response timing does not reveal how much of a guessed

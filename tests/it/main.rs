@@ -9,6 +9,7 @@
 #[macro_use]
 mod support;
 
+mod backend_auth;
 #[macro_use]
 mod bulk;
 mod discovery;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use scimgate::config::{self, Overrides};
-use scimgate::demo::{DemoDirectory, Store};
+use scimgate::demo::{DemoAuth, DemoDirectory, Store};
 use scimgate::startup::build_tenant;
 use tokio::sync::oneshot;
 
@@ -89,6 +89,29 @@ impl Gateway {
         gw
     }
 
+    /// The gateway in front of a seeded demo directory that demands `auth`, configured with
+    /// the YAML mapping `backend_auth` as its `backend.auth` section.
+    pub async fn demo_with_auth(auth: DemoAuth, backend_auth: &str) -> Gateway {
+        let directory = DemoDirectory::new(Store::seeded(), None).with_auth(auth);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(directory.clone().serve(listener, async {
+            let _ = rx.await;
+        }));
+        let indented: String = backend_auth.lines().map(|l| format!("    {l}\n")).collect();
+        let config = format!(
+            "mappings: {}\nbackend:\n  auth:\n{indented}",
+            repo_path("mappings/demo").display()
+        );
+        let file = temp_file("config.yaml", &config);
+        let mut gw =
+            Gateway::start(Some(&file), &format!("http://{addr}"), Overrides::default()).await;
+        gw.directory = Some(directory);
+        gw.stop.push(tx);
+        gw
+    }
+
     /// The gateway in front of a seeded demo directory that waits `delay` before answering
     /// each request (so that requests overlap: coalescing, draining on shutdown).
     pub async fn demo_slow(delay: std::time::Duration) -> Gateway {
@@ -164,6 +187,26 @@ impl Gateway {
     pub fn backend(&self) -> Client {
         Client::new(self.backend_url.clone(), None)
     }
+}
+
+/// Writes `contents` to a new file in the temp folder (named after `name`) and returns its
+/// path; for config files and secret files.
+pub fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "scimgate-it-{}-{}",
+        std::process::id(),
+        next_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn next_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The value of `series` (e.g. `name{a="b"}`, labels in exposition order) in metrics text.
