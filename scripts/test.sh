@@ -10,7 +10,9 @@
 # 4. cargo test with the real-backend tests (a real json-server is started per test, a real
 #    Prometheus by the scrape test);
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
-#    real json-server, when ../shared exists beside the checkout.
+#    real json-server, when ../shared exists beside the checkout;
+# 6. scripts/fuzz.sh: each cargo-fuzz target for FUZZ_SECONDS (default 30; needs nightly);
+# 7. scripts/api-fuzz.sh: schemathesis against `scimgate demo` for API_FUZZ_SECONDS (default 90).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -37,3 +39,7 @@ cargo test --features real-backends
 log "shared acceptance cases"
 cargo build --quiet
 scripts/acceptance.sh demo json-server
+log "fuzz targets"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+log "API fuzzing"
+scripts/api-fuzz.sh "${API_FUZZ_SECONDS:-90}"

@@ -22,4 +22,5 @@ mod process;
 mod prometheus;
 mod regressions;
 mod search;
+mod secrets;
 mod smoke;
