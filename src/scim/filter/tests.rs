@@ -757,7 +757,7 @@ proptest! {
 
 // ---- generated trees ----
 
-fn gen_name() -> impl Strategy<Value = String> {
+pub(crate) fn gen_name() -> impl Strategy<Value = String> {
     prop_oneof![
         8 => "[a-zA-Z][a-zA-Z0-9_-]{0,10}",
         1 => Just("not".to_owned()),
@@ -768,7 +768,7 @@ fn gen_name() -> impl Strategy<Value = String> {
 }
 
 /// An attribute path as a top-level filter names it: optional URN, optional sub-attribute.
-fn gen_path() -> impl Strategy<Value = AttrPath> {
+pub(crate) fn gen_path() -> impl Strategy<Value = AttrPath> {
     (
         proptest::option::of(prop_oneof![
             Just(ENTERPRISE_SCHEMA.to_owned()),
@@ -795,7 +795,10 @@ fn gen_value() -> impl Strategy<Value = CompValue> {
 
 /// Filters over paths of `path`: comparisons and presence, combined by and/or/not, with the
 /// flattening the parser performs (no `And` directly in an `And`, no `Or` in an `Or`).
-fn gen_filter(path: BoxedStrategy<AttrPath>, value_paths: bool) -> BoxedStrategy<Filter> {
+pub(crate) fn gen_filter(
+    path: BoxedStrategy<AttrPath>,
+    value_paths: bool,
+) -> BoxedStrategy<Filter> {
     let leaf = prop_oneof![
         (
             path.clone(),
