@@ -13,7 +13,9 @@
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
 #    real json-server 0.17.4 and 1.0, when ../shared exists beside the checkout;
 # 6. scripts/conformance.sh: the scim2-tester conformance checks (pinned, installed into
-#    .cache/venv-scim2) against the demo directory and a real json-server.
+#    .cache/venv-scim2) against the demo directory and a real json-server;
+# 7. scripts/fuzz.sh: each cargo-fuzz target for FUZZ_SECONDS (default 30; needs nightly);
+# 8. scripts/api-fuzz.sh: schemathesis against `scimgate demo` for API_FUZZ_SECONDS (default 90).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -44,3 +46,7 @@ cargo build --quiet
 scripts/acceptance.sh demo json-server json-server-1
 log "scim2-tester conformance checks"
 scripts/conformance.sh demo json-server
+log "fuzz targets"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+log "API fuzzing"
+scripts/api-fuzz.sh "${API_FUZZ_SECONDS:-90}"

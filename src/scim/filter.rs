@@ -248,4 +248,4 @@ pub fn parse_attr_list(input: &str) -> Result<Vec<AttrPath>, ParseError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -28,5 +28,6 @@ mod prometheus;
 mod protocol;
 mod regressions;
 mod search;
+mod secrets;
 mod smoke;
 mod sorting;

@@ -754,3 +754,120 @@ proptest! {
         }
     }
 }
+
+// ---- generated trees ----
+
+pub(crate) fn gen_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => "[a-zA-Z][a-zA-Z0-9_-]{0,10}",
+        1 => Just("not".to_owned()),
+        1 => Just("and".to_owned()),
+        1 => Just("pr".to_owned()),
+        1 => Just("$ref".to_owned()),
+    ]
+}
+
+/// An attribute path as a top-level filter names it: optional URN, optional sub-attribute.
+pub(crate) fn gen_path() -> impl Strategy<Value = AttrPath> {
+    (
+        proptest::option::of(prop_oneof![
+            Just(ENTERPRISE_SCHEMA.to_owned()),
+            Just("urn:ietf:params:scim:schemas:core:2.0:User".to_owned()),
+        ]),
+        gen_name(),
+        proptest::option::of(gen_name()),
+    )
+        .prop_map(|(urn, name, sub)| AttrPath { urn, name, sub })
+}
+
+fn gen_value() -> impl Strategy<Value = CompValue> {
+    prop_oneof![
+        "\\PC{0,12}".prop_map(CompValue::Str),
+        Just(CompValue::Str("a \"q\" \\ ) ] + é".to_owned())),
+        any::<i64>().prop_map(|n| CompValue::Number(n.into())),
+        any::<f64>()
+            .prop_filter_map("finite", serde_json::Number::from_f64)
+            .prop_map(CompValue::Number),
+        any::<bool>().prop_map(CompValue::Bool),
+        Just(CompValue::Null),
+    ]
+}
+
+/// Filters over paths of `path`: comparisons and presence, combined by and/or/not, with the
+/// flattening the parser performs (no `And` directly in an `And`, no `Or` in an `Or`).
+pub(crate) fn gen_filter(
+    path: BoxedStrategy<AttrPath>,
+    value_paths: bool,
+) -> BoxedStrategy<Filter> {
+    let leaf = prop_oneof![
+        (
+            path.clone(),
+            proptest::sample::select(CompareOp::ALL.to_vec()),
+            gen_value()
+        )
+            .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+        path.prop_map(Filter::Present),
+    ];
+    let leaf = if value_paths {
+        let inner = gen_filter(gen_name().prop_map(AttrPath::simple).boxed(), false);
+        prop_oneof![
+            4 => leaf,
+            1 => (gen_name(), inner).prop_map(|(attr, filter)| Filter::ValuePath {
+                attr: AttrPath::simple(attr),
+                filter: Box::new(filter),
+            }),
+        ]
+        .boxed()
+    } else {
+        leaf.boxed()
+    };
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 2..4).prop_map(|items| flattened(items, true)),
+            proptest::collection::vec(inner.clone(), 2..4)
+                .prop_map(|items| flattened(items, false)),
+            inner.prop_map(|f| Filter::Not(Box::new(f))),
+        ]
+    })
+    .boxed()
+}
+
+/// `And` (or `Or`) of `items`, with nested terms of the same kind lifted as the parser does.
+fn flattened(items: Vec<Filter>, and: bool) -> Filter {
+    let terms = items.into_iter().flat_map(|f| match (f, and) {
+        (Filter::And(nested), true) | (Filter::Or(nested), false) => nested,
+        (other, _) => vec![other],
+    });
+    if and {
+        Filter::And(terms.collect())
+    } else {
+        Filter::Or(terms.collect())
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_generated_filter_prints_as_text_that_parses_back_to_it(
+        filter in gen_filter(gen_path().boxed(), true),
+    ) {
+        let text = filter.to_string();
+        prop_assert_eq!(parse_filter(&text, &reparse_limits()), Ok(filter), "{}", text);
+    }
+}
+
+#[test]
+fn a_hundred_thousand_nots_fail_fast_without_overflow() {
+    let unlimited = FilterLimits {
+        max_length: usize::MAX,
+        max_depth: usize::MAX,
+    };
+    for open in ["not(", "not (", "NOT(", "(not (", "a[", "a[not("] {
+        let input = format!("{}a pr{}", open.repeat(100_000), ")".repeat(100_000));
+        let started = Instant::now();
+        let err = parse_filter(&input, &unlimited).unwrap_err();
+        assert!(err.message.contains("nested"), "{open}: {err}");
+        assert!(err.position < input.len());
+        assert!(parse_filter(&input, &FilterLimits::default()).is_err());
+        assert!(started.elapsed() < Duration::from_secs(2), "{open}");
+    }
+}

@@ -1162,3 +1162,62 @@ fn a_filtered_path_without_sub_attribute_takes_an_object() {
         json!([{"primary": true, "type": "work", "value": "jamie@example.com", "display": "Work"}])
     );
 }
+
+/// A valid PATCH path: `attr`, `attr.sub`, URN-qualified, or `attr[filter]` with an optional `.sub`.
+fn gen_patch_path() -> impl Strategy<Value = PatchPath> {
+    use crate::scim::filter::tests::{gen_filter, gen_name, gen_path};
+    prop_oneof![
+        gen_path().prop_map(|attr| PatchPath {
+            attr,
+            filter: None,
+            sub: None,
+        }),
+        (
+            proptest::option::of(Just(ENTERPRISE_SCHEMA.to_owned())),
+            gen_name(),
+            gen_filter(gen_name().prop_map(AttrPath::simple).boxed(), false),
+            proptest::option::of(gen_name()),
+        )
+            .prop_map(|(urn, name, filter, sub)| PatchPath {
+                attr: AttrPath {
+                    urn,
+                    name,
+                    sub: None
+                },
+                filter: Some(filter),
+                sub,
+            }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn a_generated_patch_path_prints_as_text_that_parses_back_to_it(path in gen_patch_path()) {
+        let text = path.to_string();
+        let limits = FilterLimits { max_length: usize::MAX, max_depth: 1024 };
+        prop_assert_eq!(parse_patch_path(&text, &limits), Ok(path), "{}", text);
+    }
+}
+
+#[test]
+fn deeply_nested_patch_paths_fail_fast_without_overflow() {
+    let unlimited = FilterLimits {
+        max_length: usize::MAX,
+        max_depth: usize::MAX,
+    };
+    for open in ["(", "not(", "not (", "[", "x["] {
+        let input = format!(
+            "emails[{}type pr{}].value",
+            open.repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let started = std::time::Instant::now();
+        let err = parse_patch_path(&input, &unlimited).unwrap_err();
+        assert!(err.position < input.len(), "{open}: {err}");
+        assert!(parse_patch_path(&input, &FilterLimits::default()).is_err());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{open}"
+        );
+    }
+}

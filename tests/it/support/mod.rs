@@ -5,7 +5,6 @@ pub mod client;
 pub mod gateway;
 #[cfg(feature = "real-backends")]
 pub mod json_server;
-#[cfg(feature = "real-backends")]
 pub mod process;
 pub mod scim;
 pub mod snapshot;
