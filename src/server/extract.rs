@@ -18,8 +18,19 @@ impl FromRequest<SharedTenant> for ScimBody {
     async fn from_request(req: Request, tenant: &SharedTenant) -> Result<Self, Self::Rejection> {
         check_media_type(req.headers())?;
         let limit = tenant.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
+        let timeout = tenant.body_read_timeout;
+        let read = axum::body::to_bytes(req.into_body(), limit);
+        let bytes = tokio::time::timeout(timeout, read)
             .await
+            .map_err(|_| {
+                ScimError::new(
+                    408,
+                    format!(
+                        "the request body did not arrive within {} ms",
+                        timeout.as_millis()
+                    ),
+                )
+            })?
             .map_err(|_| {
                 ScimError::new(
                     413,

@@ -9,12 +9,15 @@
 #[macro_use]
 mod support;
 
+mod concurrency;
 mod discovery;
 mod entra;
 mod errors;
 mod etag;
+mod faults;
 #[cfg(feature = "real-backends")]
 mod json_server;
+mod limits;
 mod observability;
 mod okta;
 mod process;
