@@ -3,6 +3,11 @@
 
 use serde_json::{json, Value};
 
+use scimgate::config::Overrides;
+use scimgate::demo::{DemoDirectory, Store};
+
+use crate::support::gateway::repo_path;
+use crate::support::scim::run_id;
 use crate::support::snapshot::{store_json, with_store};
 use crate::support::Gateway;
 
@@ -30,12 +35,68 @@ const ATTRIBUTES: [(&str, &str); 10] = [
     ),
 ];
 
-/// 50 simultaneous PATCHes to one user, each setting one of ten attributes: every one is
-/// acknowledged, and every attribute ends with a value one of its PATCHes sent (a lost
-/// update would leave one at its seed value).
+/// The demo mappings with the user update as a whole-record PUT (read-merge-write), the
+/// style where unserialised concurrent PATCHes would overwrite each other; in a fresh temp
+/// folder (with the schemas beside it, as the mapping refers to `../schemas`).
+fn replace_style_mappings() -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("scimgate-it-replace-{}", run_id()));
+    let dir = root.join("demo-replace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let schemas = root.join("schemas");
+    std::fs::create_dir_all(&schemas).unwrap();
+    for entry in std::fs::read_dir(repo_path("mappings/schemas")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), schemas.join(entry.file_name())).unwrap();
+    }
+    let users = std::fs::read_to_string(repo_path("mappings/demo/users.yaml")).unwrap();
+    let merge = r#"update: { method: PATCH, path: "/api/users/{id}", style: merge }"#;
+    assert!(
+        users.contains(merge),
+        "the demo mapping changed: update this test"
+    );
+    let users = users.replace(
+        merge,
+        r#"update: { method: PUT, path: "/api/users/{id}", style: replace }"#,
+    );
+    std::fs::write(dir.join("users.yaml"), users).unwrap();
+    std::fs::copy(
+        repo_path("mappings/demo/groups.yaml"),
+        dir.join("groups.yaml"),
+    )
+    .unwrap();
+    dir
+}
+
+/// 50 simultaneous PATCHes to one user, each setting one of ten attributes, with the
+/// shipped (partial PATCH) and a whole-record PUT mapping: every one is acknowledged, and
+/// every attribute ends with a value one of its PATCHes sent (a lost update would leave one
+/// at its seed value).
 #[tokio::test]
 async fn fifty_simultaneous_patches_to_one_user_all_land() {
     let gw = Gateway::demo().await;
+    fifty_patches(&gw).await;
+    let mappings = replace_style_mappings();
+    let directory = DemoDirectory::new(Store::seeded(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(directory.clone().serve(listener, async {
+        let _ = rx.await;
+    }));
+    let mut gw = Gateway::start_tuned(
+        Some(&repo_path("config/demo.yaml")),
+        &url,
+        Overrides::default(),
+        |s| s.mappings = mappings.display().to_string(),
+    )
+    .await;
+    gw.directory = Some(directory);
+    gw.stop_on_drop(tx);
+    fifty_patches(&gw).await;
+    let _ = std::fs::remove_dir_all(mappings.parent().unwrap());
+}
+
+async fn fifty_patches(gw: &Gateway) {
     let patches: Vec<_> = (0..50)
         .map(|i| {
             let scim = gw.scim.clone();
@@ -51,7 +112,7 @@ async fn fifty_simultaneous_patches_to_one_user_all_land() {
         let r = p.await.unwrap();
         assert_eq!(r.status, 200, "{}", r.text);
     }
-    let record = with_store(&gw, |s| {
+    let record = with_store(gw, |s| {
         store_json(s)["users"]
             .as_array()
             .unwrap()

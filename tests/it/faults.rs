@@ -158,8 +158,13 @@ impl Ledger {
 
 /// Polls a directory-backed read until it answers 200 (at most 10 s).
 pub async fn wait_recovered(scim: &Client) {
+    wait_serves(scim, "/Users/1001").await;
+}
+
+/// Polls `path` until it answers 200 (at most 10 s).
+pub async fn wait_serves(scim: &Client, path: &str) {
     for _ in 0..100 {
-        if scim.get("/Users/1001").await.status == 200 {
+        if scim.get(path).await.status == 200 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
