@@ -458,6 +458,28 @@ mod tests {
     }
 
     #[test]
+    fn resilience_settings_are_validated() {
+        let mut loaded = load(
+            None,
+            &Overrides {
+                mappings: Some("m".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.backend.retry.attempts, 3);
+        assert!(loaded.settings.backend.breaker.enabled);
+        loaded.settings.backend.retry.attempts = 0;
+        loaded.settings.backend.retry.budget_ratio = 2.0;
+        loaded.settings.backend.breaker.cooldown = "a while".into();
+        loaded.settings.limits.request_timeout = "soon".into();
+        loaded.settings.limits.max_connections = 0;
+        loaded.settings.limits.max_header_bytes = 100;
+        let problems = validate(&loaded);
+        assert_eq!(problems.len(), 6, "{problems:?}");
+    }
+
+    #[test]
     fn secrets_resolve_from_env_and_files() {
         assert_eq!(resolve_secret("plain").unwrap(), "plain");
         assert!(resolve_secret("env:SCIMGATE_TEST_SURELY_UNSET").is_err());

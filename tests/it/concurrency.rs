@@ -49,7 +49,8 @@ fn replace_style_mappings() -> std::path::PathBuf {
         std::fs::copy(entry.path(), schemas.join(entry.file_name())).unwrap();
     }
     let users = std::fs::read_to_string(repo_path("mappings/demo/users.yaml")).unwrap();
-    let merge = r#"update: { method: PATCH, path: "/api/users/{id}", style: merge }"#;
+    let merge =
+        r#"update: { method: PATCH, path: "/api/users/{id}", style: merge, idempotent: true }"#;
     assert!(
         users.contains(merge),
         "the demo mapping changed: update this test"
