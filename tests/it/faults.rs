@@ -300,22 +300,48 @@ async fn a_burst_of_5xx_on_reads_is_retried_away() {
     );
 }
 
-/// Writes are not retried unless the mapping says they are idempotent: a reset on the
-/// PATCH itself is 502 once, the directory got nothing, and the ledger holds.
+/// Writes are not retried unless the mapping says they are idempotent: a reset on a
+/// create (a POST) is 502 once, the directory got nothing, and the ledger holds.
 #[tokio::test]
-async fn a_reset_write_is_not_retried_and_reported_failed() {
+async fn a_reset_create_is_not_retried_and_reported_failed() {
     let rig = rig(|_| {}).await;
     let mut ledger = Ledger::default();
-    assert_eq!(ledger.set_title(&rig.gw.scim, "1003", "one").await, 200);
-    rig.proxy.set_for("PATCH", Fault::Reset);
-    let forwarded = rig.proxy.forwarded();
-    let seen = rig.proxy.seen();
-    assert_eq!(ledger.set_title(&rig.gw.scim, "1003", "two").await, 502);
-    // The GET went through, the PATCH was seen once and dropped: no retry of the write.
-    assert_eq!(rig.proxy.seen() - seen, 2);
-    assert_eq!(rig.proxy.forwarded() - forwarded, 1);
+    rig.proxy.set_for("POST", Fault::Reset);
+    let (seen, forwarded) = (rig.proxy.seen(), rig.proxy.forwarded());
+    let before = crate::support::snapshot::snapshot(&rig.gw);
+    assert_eq!(
+        ledger.create_user(&rig.gw.scim, "reset@example.com").await,
+        502
+    );
+    // The POST was seen once and dropped: no retry of a write that is not idempotent.
+    assert_eq!(rig.proxy.seen() - seen, 1);
+    assert_eq!(rig.proxy.forwarded() - forwarded, 0);
+    assert_eq!(crate::support::snapshot::snapshot(&rig.gw), before);
     rig.proxy.clear();
-    assert_eq!(ledger.set_title(&rig.gw.scim, "1003", "three").await, 200);
+    assert_eq!(
+        ledger.create_user(&rig.gw.scim, "reset@example.com").await,
+        201
+    );
+    ledger.verify_demo(&rig.directory).await;
+}
+
+/// The shipped demo mapping marks its partial-PATCH update `idempotent: true`: a reset on
+/// it is retried, and the IdP gets the directory's confirmation.
+#[tokio::test]
+async fn an_idempotent_update_is_retried_through_a_reset() {
+    let rig = rig(|_| {}).await;
+    let mut ledger = Ledger::default();
+    rig.proxy.burst_for("PATCH", Fault::Reset, 1);
+    let seen = rig.proxy.seen();
+    assert_eq!(ledger.set_title(&rig.gw.scim, "1003", "retried").await, 200);
+    // The GET, the reset PATCH and its retry.
+    assert_eq!(rig.proxy.seen() - seen, 3);
+    assert!(
+        rig.gw
+            .metric(r#"scimgate_backend_retries_total{operation="patch",tenant="default"}"#)
+            .await
+            >= 1.0
+    );
     ledger.verify_demo(&rig.directory).await;
 }
 

@@ -117,6 +117,15 @@ impl FaultProxy {
         };
     }
 
+    /// Applies `fault` to the next `count` requests with `method`.
+    pub fn burst_for(&self, method: &str, fault: Fault, count: u64) {
+        *self.plan.lock().unwrap() = Plan {
+            fault: Some(fault),
+            remaining: Some(count),
+            method: Some(method.to_owned()),
+        };
+    }
+
     /// Back to plain forwarding.
     pub fn clear(&self) {
         *self.plan.lock().unwrap() = Plan::default();
