@@ -10,7 +10,9 @@
 # 4. cargo test with the real-backend tests (a real json-server is started per test, a real
 #    Prometheus by the scrape test);
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
-#    real json-server, when ../shared exists beside the checkout.
+#    real json-server, when ../shared exists beside the checkout;
+# 6. scripts/conformance.sh: the scim2-tester conformance checks (pinned, installed into
+#    .cache/venv-scim2) against the demo directory and a real json-server.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -37,3 +39,5 @@ cargo test --features real-backends
 log "shared acceptance cases"
 cargo build --quiet
 scripts/acceptance.sh demo json-server
+log "scim2-tester conformance checks"
+scripts/conformance.sh demo json-server

@@ -141,6 +141,8 @@ pub struct LimitSettings {
     pub default_page_size: u64,
     pub max_page_size: u64,
     pub max_scan_records: u64,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
 }
 
 /// Logging.
@@ -350,6 +352,12 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
     }
     if !(0.0..=1.0).contains(&b.failure_ratio) || b.failure_ratio == 0.0 {
         problems.push("backend.breaker.failure_ratio: must be above 0 and at most 1".into());
+    }
+    if l.bulk_max_operations == 0 {
+        problems.push("limits.bulk_max_operations: must be at least 1".into());
+    }
+    if l.bulk_max_payload_bytes < 1024 {
+        problems.push("limits.bulk_max_payload_bytes: must be at least 1024".into());
     }
     problems
 }

@@ -125,6 +125,8 @@ pub struct ResourceMapping {
     pub delete: DeleteCall,
     pub attributes: Vec<AttributeMapping>,
     pub pushdown: Vec<PushdownRule>,
+    /// Attributes the backend can sort by.
+    pub sort: Vec<SortRule>,
     pub members: Option<MembersMapping>,
     pub errors: Vec<ErrorMapping>,
 }
@@ -337,6 +339,17 @@ pub struct PushdownRule {
     pub key: String,
     pub operator: CompareOp,
     pub query: Vec<(String, Template)>,
+}
+
+/// One attribute the backend sorts by: query parameters, with `{order}` filled in.
+#[derive(Debug, Clone)]
+pub struct SortRule {
+    /// [`ScimTarget::key`] of the attribute.
+    pub key: String,
+    pub query: Vec<(String, Template)>,
+    /// What `{order}` becomes for `sortOrder=ascending` and `descending`.
+    pub ascending: String,
+    pub descending: String,
 }
 
 /// Group membership as a sub-resource or separate collection.

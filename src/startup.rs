@@ -13,6 +13,7 @@ use crate::cache::{CacheOptions, LookupCache};
 use crate::config::{parse_duration, resolve_secret, Loaded};
 use crate::mapping::MappingSet;
 use crate::metrics::Metrics;
+use crate::ops::BulkLimits;
 use crate::scim::filter::FilterLimits;
 use crate::scim::query::QueryLimits;
 use crate::shed::LoadShedder;
@@ -140,6 +141,10 @@ pub fn build_tenant_with(
         },
         max_body_bytes: l.max_body_bytes,
         max_scan: l.max_scan_records,
+        bulk: BulkLimits {
+            max_operations: l.bulk_max_operations,
+            max_payload_bytes: l.bulk_max_payload_bytes,
+        },
         unique_guard: tokio::sync::Mutex::new(()),
         write_locks: Default::default(),
         draining: Default::default(),

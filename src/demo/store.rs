@@ -15,6 +15,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 mod seed;
+pub mod sort;
 #[cfg(test)]
 mod tests;
 
@@ -318,8 +319,8 @@ pub struct User {
     pub display_name: Option<String>,
     /// Job title.
     pub title: Option<String>,
-    /// Account state.
-    pub status: Status,
+    /// Account state; `null` once a write cleared it (POST and PUT default it to `ENABLED`).
+    pub status: Option<Status>,
     /// Locale, e.g. `en-US`.
     pub locale: Option<String>,
     /// IANA time zone, e.g. `Europe/Paris`.
@@ -350,7 +351,7 @@ impl User {
             last_name: None,
             display_name: None,
             title: None,
-            status: Status::Enabled,
+            status: Some(Status::Enabled),
             locale: None,
             timezone: None,
             site: None,
@@ -474,8 +475,8 @@ pub struct UserInput {
     pub display_name: Field<String>,
     /// See [`User::title`].
     pub title: Field<String>,
-    /// Never null; defaults to `ENABLED` on POST and PUT.
-    pub status: Option<Status>,
+    /// Defaults to `ENABLED` when absent on POST and PUT; `null` clears it.
+    pub status: Field<Status>,
     /// See [`User::locale`].
     pub locale: Field<String>,
     /// See [`User::timezone`].
@@ -535,7 +536,7 @@ impl UserInput {
                 "last_name" => input.last_name = text(value, key)?,
                 "display_name" => input.display_name = text(value, key)?,
                 "title" => input.title = text(value, key)?,
-                "status" => input.status = Some(status(value, key)?),
+                "status" => input.status = status(value, key)?,
                 "locale" => input.locale = text(value, key)?,
                 "timezone" => input.timezone = text(value, key)?,
                 "site" => input.site = text(value, key)?,
@@ -560,9 +561,7 @@ impl UserInput {
         self.last_name.apply(&mut user.last_name);
         self.display_name.apply(&mut user.display_name);
         self.title.apply(&mut user.title);
-        if let Some(status) = self.status {
-            user.status = status;
-        }
+        self.status.apply(&mut user.status);
         self.locale.apply(&mut user.locale);
         self.timezone.apply(&mut user.timezone);
         self.site.apply(&mut user.site);
@@ -733,12 +732,19 @@ fn boolean(value: &Value, path: &str) -> Result<bool, StoreError> {
         .ok_or_else(|| invalid(format!("field '{path}' must be a boolean")))
 }
 
-fn status(value: &Value, path: &str) -> Result<Status, StoreError> {
-    value.as_str().and_then(Status::parse).ok_or_else(|| {
-        invalid(format!(
-            "field '{path}' must be \"ENABLED\" or \"DISABLED\""
-        ))
-    })
+fn status(value: &Value, path: &str) -> Result<Field<Status>, StoreError> {
+    if value.is_null() {
+        return Ok(Field::Null);
+    }
+    value
+        .as_str()
+        .and_then(Status::parse)
+        .map(Field::Set)
+        .ok_or_else(|| {
+            invalid(format!(
+                "field '{path}' must be \"ENABLED\", \"DISABLED\" or null"
+            ))
+        })
 }
 
 fn user_ref(value: &Value, path: &str) -> Result<Field<u64>, StoreError> {
@@ -900,6 +906,8 @@ pub struct UserQuery {
     pub email: Option<String>,
     /// Account state.
     pub status: Option<Status>,
+    /// Order of the list (default: by id).
+    pub sort: Option<sort::Sort>,
     /// Page to return.
     pub page: Page,
 }
@@ -912,6 +920,7 @@ impl Default for UserQuery {
             external_ref: None,
             email: None,
             status: None,
+            sort: None,
             page: Page::first(USER_PAGING),
         }
     }
@@ -922,7 +931,15 @@ impl UserQuery {
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, StoreError> {
         let params = Params::new(
             pairs,
-            &["login", "login_prefix", "external_ref", "email", "status"],
+            &[
+                "login",
+                "login_prefix",
+                "external_ref",
+                "email",
+                "status",
+                "sort",
+                "order",
+            ],
         )?;
         let status = match params.get("status") {
             None => None,
@@ -936,6 +953,7 @@ impl UserQuery {
             external_ref: params.text("external_ref"),
             email: params.text("email"),
             status,
+            sort: sort::Sort::parse(params.get("sort"), params.get("order"), sort::USER_FIELDS)?,
             page: params.page(USER_PAGING)?,
         })
     }
@@ -958,7 +976,7 @@ impl UserQuery {
                     .as_deref()
                     .is_some_and(|have| eq_fold(have, e))
             })
-            && self.status.is_none_or(|s| user.status == s)
+            && self.status.is_none_or(|s| user.status == Some(s))
     }
 }
 
@@ -971,6 +989,8 @@ pub struct GroupQuery {
     pub name_prefix: Option<String>,
     /// Exact external ref, case-sensitive.
     pub external_ref: Option<String>,
+    /// Order of the list (default: by id).
+    pub sort: Option<sort::Sort>,
     /// Page to return.
     pub page: Page,
 }
@@ -981,6 +1001,7 @@ impl Default for GroupQuery {
             name: None,
             name_prefix: None,
             external_ref: None,
+            sort: None,
             page: Page::first(GROUP_PAGING),
         }
     }
@@ -989,11 +1010,15 @@ impl Default for GroupQuery {
 impl GroupQuery {
     /// Parses the query string pairs of `GET /api/groups`.
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, StoreError> {
-        let params = Params::new(pairs, &["name", "name_prefix", "external_ref"])?;
+        let params = Params::new(
+            pairs,
+            &["name", "name_prefix", "external_ref", "sort", "order"],
+        )?;
         Ok(Self {
             name: params.text("name"),
             name_prefix: params.text("name_prefix"),
             external_ref: params.text("external_ref"),
+            sort: sort::Sort::parse(params.get("sort"), params.get("order"), sort::GROUP_FIELDS)?,
             page: params.page(GROUP_PAGING)?,
         })
     }
@@ -1228,9 +1253,14 @@ impl Store {
             .is_some_and(|secret| secret.0 == candidate)
     }
 
-    /// One page of the users matching every filter of `query`, in id order.
+    /// One page of the users matching every filter of `query`, in id order or `query.sort`.
     pub fn list_users(&self, query: &UserQuery) -> Listing<&User> {
         let matching = |user: &&User| query.matches(user);
+        if let Some(sort) = &query.sort {
+            let mut users: Vec<&User> = self.users.values().filter(matching).collect();
+            sort.users(&mut users);
+            return query.page.slice(users.into_iter());
+        }
         // Start from the narrowest index the query allows; `matches` then applies every
         // filter, so the choice of starting point never changes the result.
         if let Some(login) = &query.login {
@@ -1372,9 +1402,14 @@ impl Store {
             .and_then(|id| self.groups.get(id))
     }
 
-    /// One page of the groups matching every filter of `query`, in id order.
+    /// One page of the groups matching every filter of `query`, in id order or `query.sort`.
     pub fn list_groups(&self, query: &GroupQuery) -> Listing<&Group> {
         let matching = |group: &&Group| query.matches(group);
+        if let Some(sort) = &query.sort {
+            let mut groups: Vec<&Group> = self.groups.values().filter(matching).collect();
+            sort.groups(&mut groups);
+            return query.page.slice(groups.into_iter());
+        }
         if let Some(name) = &query.name {
             query
                 .page

@@ -16,7 +16,7 @@ use super::transform::{BackendType, Case, Transform};
 use super::{
     AttributeMapping, Call, CreateCall, CreateResponse, DeleteCall, Direction, ErrorMapping,
     IdField, ListCall, MembersMapping, MetaFields, Paging, PushdownRule, ResourceKind,
-    ResourceMapping, Total, UpdateCall, UpdateStyle,
+    ResourceMapping, SortRule, Total, UpdateCall, UpdateStyle,
 };
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, FilterLimits};
@@ -188,6 +188,7 @@ fn compile_raw(
     let delete = compile_delete(p, &raw.operations.delete);
     let attributes = compile_attributes(p, &raw.attributes, &full);
     let pushdown = compile_pushdown(p, &raw.filters, &full);
+    let sort = compile_sort(p, &raw.sort, &full);
     let members = match (&raw.members, kind) {
         (Some(m), ResourceKind::Group) => compile_members(p, m),
         (Some(_), ResourceKind::User) => {
@@ -212,6 +213,7 @@ fn compile_raw(
         delete: delete?,
         attributes,
         pushdown,
+        sort,
         members,
         errors,
     };
@@ -831,6 +833,42 @@ fn compile_pushdown(
                 key: target.key(),
                 operator,
                 query,
+            })
+        })
+        .collect()
+}
+
+fn compile_sort(
+    p: &mut Problems<'_>,
+    rules: &[file::SortRuleSpec],
+    schema: &ResourceSchema,
+) -> Vec<SortRule> {
+    rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rule)| {
+            let key = format!("sort[{i}]");
+            let target = parse_target(p, &key, &rule.attribute, schema)?;
+            let query = compile_query(p, &key, &rule.query);
+            if query.is_empty() {
+                p.add(
+                    &key,
+                    "a pushed-down sort needs at least one query parameter",
+                );
+            }
+            for var in query.iter().flat_map(|(_, t)| t.variables()) {
+                if var != "order" {
+                    p.add(
+                        &key,
+                        format!("unknown placeholder {{{var}}} (allowed here: {{order}})"),
+                    );
+                }
+            }
+            Some(SortRule {
+                key: target.key(),
+                query,
+                ascending: rule.ascending.clone().unwrap_or_else(|| "asc".into()),
+                descending: rule.descending.clone().unwrap_or_else(|| "desc".into()),
             })
         })
         .collect()

@@ -32,6 +32,9 @@ pub struct MappingFile {
     /// Filters the backend can answer itself.
     #[serde(default)]
     pub filters: Vec<FilterRule>,
+    /// Attributes the backend can sort by itself.
+    #[serde(default)]
+    pub sort: Vec<SortRuleSpec>,
     /// Group membership (Group resources only).
     #[serde(default)]
     pub members: Option<MembersSpec>,
@@ -234,6 +237,19 @@ pub struct FilterRule {
     #[serde(alias = "op")]
     pub operator: String,
     pub query: BTreeMap<String, String>,
+}
+
+/// One pushed-down sort: SCIM attribute → query parameters (`{order}` is the direction).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortRuleSpec {
+    pub attribute: String,
+    pub query: BTreeMap<String, String>,
+    /// Value of `{order}` for ascending (default `asc`) and descending (default `desc`).
+    #[serde(default)]
+    pub ascending: Option<String>,
+    #[serde(default)]
+    pub descending: Option<String>,
 }
 
 /// Group membership held as a sub-resource or separate collection.

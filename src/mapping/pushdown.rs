@@ -1,4 +1,5 @@
-//! SCIM filter → backend query parameters, for the terms the mapping says the backend answers.
+//! SCIM filter → backend query parameters, for the terms the mapping says the backend answers;
+//! `sortBy` → backend sort parameters, for the attributes the mapping says the backend sorts.
 //!
 //! Pushdown only narrows what the backend returns: the gateway always evaluates the whole
 //! filter on what comes back, so a backend whose matching is looser (case, prefix) than
@@ -7,6 +8,7 @@
 use super::target::ScimTarget;
 use super::template::Escape;
 use super::ResourceMapping;
+use crate::scim::attr::AttrPath;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::PatchPath;
 
@@ -43,6 +45,28 @@ impl ResourceMapping {
             }
         }
         out
+    }
+
+    /// Query parameters that make the backend sort by `by`, when the mapping has a sort rule
+    /// for that attribute.
+    pub fn sort_params(&self, by: &AttrPath, descending: bool) -> Option<Vec<(String, String)>> {
+        let path = PatchPath {
+            attr: by.clone(),
+            filter: None,
+            sub: None,
+        };
+        let key = ScimTarget::resolve(&path, &self.schema).ok()?.key();
+        let rule = self.sort.iter().find(|r| r.key == key)?;
+        let order = if descending {
+            &rule.descending
+        } else {
+            &rule.ascending
+        };
+        let vars = |name: &str| (name == "order").then(|| serde_json::Value::String(order.clone()));
+        rule.query
+            .iter()
+            .map(|(k, t)| t.render(&vars, Escape::None).ok().map(|v| (k.clone(), v)))
+            .collect()
     }
 
     fn term_params(&self, term: &Filter) -> Option<Vec<(String, String)>> {

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::support::client::enc;
-use crate::support::gateway::repo_path;
+use crate::support::gateway::{repo_path, TempConfig};
 use crate::support::scim::*;
 use crate::support::snapshot::{backend_requests, snapshot, with_store};
 use crate::support::{Client, Gateway, Reply};
@@ -363,25 +363,6 @@ async fn gateway_in_front_of(url: &str) -> (Gateway, TempConfig) {
     ));
     let gw = Gateway::start(Some(&config.path), url, Overrides::default()).await;
     (gw, config)
-}
-
-/// A config file in the temp folder, removed on drop.
-struct TempConfig {
-    path: std::path::PathBuf,
-}
-
-impl TempConfig {
-    fn new(yaml: &str) -> TempConfig {
-        let path = std::env::temp_dir().join(format!("scimgate-it-{}.yaml", run_id()));
-        std::fs::write(&path, yaml).unwrap();
-        TempConfig { path }
-    }
-}
-
-impl Drop for TempConfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 /// A fake directory: answers every request with `response`, or never answers when `None`.

@@ -9,6 +9,8 @@
 #[macro_use]
 mod support;
 
+#[macro_use]
+mod bulk;
 mod concurrency;
 mod discovery;
 mod entra;
@@ -23,6 +25,8 @@ mod okta;
 mod process;
 #[cfg(feature = "real-backends")]
 mod prometheus;
+mod protocol;
 mod regressions;
 mod search;
 mod smoke;
+mod sorting;

@@ -202,7 +202,7 @@ pub(super) fn users() -> Vec<User> {
             user.last_name = Some(p.last.to_owned());
             user.display_name = Some(format!("{} {}", p.first, p.last));
             user.title = Some(p.title.to_owned());
-            user.status = p.status;
+            user.status = Some(p.status);
             user.locale = Some(p.locale.to_owned());
             user.timezone = Some(p.timezone.to_owned());
             user.site = Some(p.site.to_owned());

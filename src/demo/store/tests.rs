@@ -133,7 +133,7 @@ fn seeded_data_set_is_complete_and_consistent() {
     let disabled: Vec<u64> = all
         .items
         .iter()
-        .filter(|u| u.status == Status::Disabled)
+        .filter(|u| u.status == Some(Status::Disabled))
         .map(|u| u.id)
         .collect();
     assert_eq!(disabled, [1004]);
@@ -194,7 +194,7 @@ fn create_assigns_sequential_ids_defaults_and_timestamps() {
         ))
         .unwrap();
     assert_eq!(created.id, 1006);
-    assert_eq!(created.status, Status::Enabled);
+    assert_eq!(created.status, Some(Status::Enabled));
     assert_eq!(created.created_at, Timestamp::from_unix(T0));
     assert_eq!(created.updated_at, Timestamp::from_unix(T0));
     let wire = serde_json::to_value(created).unwrap();
@@ -281,11 +281,7 @@ fn user_bodies_are_validated_by_key_and_type() {
         ),
         (
             json!({"login": "x", "status": "ACTIVE"}),
-            "field 'status' must be \"ENABLED\" or \"DISABLED\"",
-        ),
-        (
-            json!({"login": "x", "status": null}),
-            "field 'status' must be \"ENABLED\" or \"DISABLED\"",
+            "field 'status' must be \"ENABLED\", \"DISABLED\" or null",
         ),
         (
             json!({"login": "x", "contact": "a@b"}),
@@ -428,7 +424,7 @@ fn put_replaces_every_writable_field_but_keeps_the_password() {
     assert_eq!(user.first_name, None);
     assert_eq!(user.display_name, None);
     assert_eq!(user.external_ref, None);
-    assert_eq!(user.status, Status::Enabled);
+    assert_eq!(user.status, Some(Status::Enabled));
     assert_eq!(
         user.contact,
         Contact {
@@ -488,7 +484,7 @@ fn patch_merges_keys_and_blocks_and_null_clears() {
     assert_eq!(user.title.as_deref(), Some("Staff Engineer"));
     assert_eq!(user.middle_name.as_deref(), Some("James"));
     assert_eq!(user.site, None);
-    assert_eq!(user.status, Status::Disabled);
+    assert_eq!(user.status, Some(Status::Disabled));
     assert_eq!(user.first_name, before.first_name);
     assert_eq!(
         user.contact.email.as_deref(),
@@ -517,6 +513,13 @@ fn patch_merges_keys_and_blocks_and_null_clears() {
         .patch_user(1002, user_input(json!({"org": {"manager_id": null}})))
         .unwrap();
     assert!(store.reports.is_empty());
+
+    // `null` clears the status, and a `status` query no longer matches the user.
+    let user = store
+        .patch_user(1002, user_input(json!({"status": null})))
+        .unwrap();
+    assert_eq!(user.status, None);
+    assert_eq!(serde_json::to_value(user).unwrap()["status"], Value::Null);
 
     // An empty patch is still a write.
     time.store(T0 + 2, Ordering::SeqCst);
@@ -720,6 +723,88 @@ fn user_filters_match_as_documented_and_combine() {
     assert_eq!(
         ids(&[("login", "alina@example.com"), ("login_prefix", "bo")]),
         Vec::<u64>::new()
+    );
+}
+
+#[test]
+fn lists_sort_by_a_field_case_insensitively_with_missing_values_last() {
+    let mut store = Store::seeded();
+    for (login, title) in [("Zed@example.com", None), ("ann@example.com", Some("zoo"))] {
+        store
+            .create_user(user_input(json!({"login": login, "title": title})))
+            .unwrap();
+    }
+    let logins = |pairs: &[(&str, &str)]| -> Vec<String> {
+        let listing = store.list_users(&UserQuery::from_pairs(&query(pairs)).unwrap());
+        listing.items.iter().map(|u| u.login.clone()).collect()
+    };
+    let ascending = logins(&[("sort", "login")]);
+    assert_eq!(
+        ascending,
+        [
+            "alice@example.com",
+            "ann@example.com",
+            "bob@example.com",
+            "carol@example.com",
+            "dmitri@example.com",
+            "eunji@example.com",
+            "Zed@example.com"
+        ]
+    );
+    let mut descending = logins(&[("sort", "login"), ("order", "desc")]);
+    descending.reverse();
+    assert_eq!(descending, ascending);
+    // Pages cut the sorted list; the total still counts every match.
+    let page = store.list_users(
+        &UserQuery::from_pairs(&query(&[
+            ("sort", "login"),
+            ("page", "2"),
+            ("per_page", "3"),
+        ]))
+        .unwrap(),
+    );
+    assert_eq!(page.total, 7);
+    let page_logins: Vec<&str> = page.items.iter().map(|u| u.login.as_str()).collect();
+    assert_eq!(page_logins, &ascending[3..6]);
+    // A user without the field sorts after every user with it; ties go by id.
+    let by_title = logins(&[("sort", "title")]);
+    assert_eq!(by_title.last().map(String::as_str), Some("Zed@example.com"));
+    assert_eq!(
+        logins(&[("sort", "title"), ("order", "desc")])
+            .first()
+            .map(String::as_str),
+        Some("Zed@example.com")
+    );
+    // Filters still apply, and groups sort by name the same way.
+    assert_eq!(
+        logins(&[("sort", "login"), ("order", "desc"), ("login_prefix", "a")]),
+        ["ann@example.com", "alice@example.com"]
+    );
+    let groups = store.list_groups(
+        &GroupQuery::from_pairs(&query(&[("sort", "name"), ("order", "desc")])).unwrap(),
+    );
+    let names: Vec<&str> = groups.items.iter().map(|g| g.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+    assert_eq!(names, sorted);
+}
+
+#[test]
+fn sort_parameters_are_validated() {
+    assert_eq!(
+        validation_message(UserQuery::from_pairs(&query(&[("sort", "password")]))),
+        "query parameter 'sort' must be one of login, external_ref, first_name, last_name, display_name, title"
+    );
+    assert_eq!(
+        validation_message(UserQuery::from_pairs(&query(&[
+            ("sort", "login"),
+            ("order", "up")
+        ]))),
+        "query parameter 'order' must be \"asc\" or \"desc\""
+    );
+    assert_eq!(
+        validation_message(GroupQuery::from_pairs(&query(&[("order", "desc")]))),
+        "query parameter 'order' needs 'sort'"
     );
 }
 

@@ -161,3 +161,39 @@ fn unknown_placeholders_and_unstorable_defaults_are_problems() {
         "{rendered:?}"
     );
 }
+
+#[test]
+fn sort_rules_render_the_order_and_report_bad_attributes_and_placeholders() {
+    let text = format!(
+        "{MINIMAL}sort:\n  - {{ attribute: userName, query: {{ by: login, dir: \"{{order}}\" }}, descending: DOWN }}\n"
+    );
+    let users = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap();
+    let by = crate::scim::attr::AttrPath::parse("USERNAME").unwrap();
+    let params = |descending| users.sort_params(&by, descending).unwrap();
+    assert_eq!(
+        params(false),
+        [
+            ("by".to_string(), "login".to_string()),
+            ("dir".into(), "asc".into())
+        ]
+    );
+    assert_eq!(params(true)[1], ("dir".into(), "DOWN".into()));
+    let other = crate::scim::attr::AttrPath::parse("displayName").unwrap();
+    assert_eq!(users.sort_params(&other, false), None);
+
+    let bad = format!(
+        "{MINIMAL}sort:\n  - {{ attribute: nosuch, query: {{ by: x }} }}\n  - {{ attribute: userName, query: {{ by: \"{{value}}\" }} }}\n"
+    );
+    let problems = compile_mapping(Path::new("u.yaml"), &bad, ResourceKind::User).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered.iter().any(|p| p.contains("sort[0]")),
+        "{rendered:?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("sort[1]") && p.contains("{value}")),
+        "{rendered:?}"
+    );
+}

@@ -36,14 +36,42 @@ pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// A config file in the temp folder, removed on drop.
+pub struct TempConfig {
+    pub path: PathBuf,
+}
+
+impl TempConfig {
+    pub fn new(yaml: &str) -> TempConfig {
+        let path = std::env::temp_dir().join(format!("scimgate-it-{}.yaml", super::scim::run_id()));
+        std::fs::write(&path, yaml).unwrap();
+        TempConfig { path }
+    }
+}
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 impl Gateway {
     /// The gateway in front of a freshly seeded demo directory.
     pub async fn demo() -> Gateway {
         Gateway::demo_with(Store::seeded()).await
     }
 
+    /// The gateway with the config file `config` in front of a freshly seeded demo directory.
+    pub async fn demo_with_config(config: &std::path::Path) -> Gateway {
+        Gateway::demo_serving(Store::seeded(), config).await
+    }
+
     /// The gateway in front of a demo directory holding `store`.
     pub async fn demo_with(store: Store) -> Gateway {
+        Gateway::demo_serving(store, &repo_path("config/demo.yaml")).await
+    }
+
+    async fn demo_serving(store: Store, config: &std::path::Path) -> Gateway {
         let directory = DemoDirectory::new(store, None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -52,7 +80,7 @@ impl Gateway {
             let _ = rx.await;
         }));
         let mut gw = Gateway::start(
-            Some(&repo_path("config/demo.yaml")),
+            Some(config),
             &format!("http://{addr}"),
             Overrides::default(),
         )
