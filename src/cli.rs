@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::config::{self, Overrides};
 use crate::demo::{DemoDirectory, Store};
@@ -329,10 +328,15 @@ async fn run_until_signal(started: Started) -> i32 {
         });
     }
     let router = crate::server::app(&tenants);
-    let header_timeout = config::parse_duration(&loaded.settings.limits.header_read_timeout)
-        .unwrap_or(Duration::from_secs(10));
-    match crate::server::serve_with_grace(listener, router, on_stop(stopped), grace, header_timeout)
-        .await
+    let limits = crate::server::listener::InboundLimits::from_settings(&loaded.settings.limits);
+    match crate::server::listener::serve_with_limits(
+        listener,
+        router,
+        on_stop(stopped),
+        grace,
+        limits,
+    )
+    .await
     {
         Ok(()) => {
             tracing::info!("Stopped.");

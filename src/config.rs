@@ -70,6 +70,8 @@ pub struct BackendSettings {
     pub headers: BTreeMap<String, String>,
     /// How the gateway authenticates to the directory.
     pub auth: BackendAuthSettings,
+    pub retry: RetrySettings,
+    pub breaker: BreakerSettings,
 }
 
 /// Outbound authentication to the directory (`backend.auth`). Every credential may be
@@ -129,6 +131,37 @@ pub struct LoginSettings {
     pub send_prefix: String,
 }
 
+/// Retries of backend calls that are safe to repeat (reads, and writes the mapping marks
+/// `idempotent`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Most tries of one call, the first included (1 = no retries).
+    pub attempts: u32,
+    pub backoff_base: String,
+    pub backoff_max: String,
+    /// Retries allowed as a share of calls over the last `budget_window`.
+    pub budget_ratio: f64,
+    /// Retries always allowed per `budget_window`, so a quiet gateway can still retry.
+    pub budget_min_retries: u32,
+    pub budget_window: String,
+}
+
+/// The per-backend circuit breaker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSettings {
+    pub enabled: bool,
+    /// Opens after this many failed calls in a row...
+    pub consecutive_failures: u32,
+    /// ...or when this share of the calls in `window` failed (once `min_calls` were made).
+    pub failure_ratio: f64,
+    pub min_calls: u32,
+    pub window: String,
+    /// How long it stays open before one probe call is let through.
+    pub cooldown: String,
+}
+
 impl std::fmt::Debug for BackendSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackendSettings")
@@ -137,6 +170,8 @@ impl std::fmt::Debug for BackendSettings {
             .field("connect_timeout", &self.connect_timeout)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("auth", &self.auth.mode)
+            .field("retry", &self.retry)
+            .field("breaker", &self.breaker)
             .finish()
     }
 }
@@ -146,6 +181,20 @@ impl std::fmt::Debug for BackendSettings {
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub header_read_timeout: String,
+    /// Overall deadline of one SCIM request (504 past it, only before any write was sent).
+    pub request_timeout: String,
+    /// The request body must arrive within this once the head is read (408 past it).
+    pub body_read_timeout: String,
+    /// A keep-alive connection with no traffic for this long is closed.
+    pub idle_timeout: String,
+    /// Largest request head (request line and headers) in bytes.
+    pub max_header_bytes: usize,
+    /// Most open client connections; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Most SCIM requests per second per tenant (0 = unlimited); 429 above.
+    pub rate_limit: u32,
+    /// Most SCIM requests served at once per tenant (0 = unlimited); 429 above.
+    pub max_concurrent_requests: u32,
     pub max_body_bytes: usize,
     pub max_filter_length: usize,
     pub max_filter_depth: usize,
@@ -297,6 +346,17 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
         ("shutdown_timeout", &s.shutdown_timeout),
         ("shutdown_drain", &s.shutdown_drain),
         ("limits.header_read_timeout", &s.limits.header_read_timeout),
+        ("limits.request_timeout", &s.limits.request_timeout),
+        ("limits.body_read_timeout", &s.limits.body_read_timeout),
+        ("limits.idle_timeout", &s.limits.idle_timeout),
+        ("backend.retry.backoff_base", &s.backend.retry.backoff_base),
+        ("backend.retry.backoff_max", &s.backend.retry.backoff_max),
+        (
+            "backend.retry.budget_window",
+            &s.backend.retry.budget_window,
+        ),
+        ("backend.breaker.window", &s.backend.breaker.window),
+        ("backend.breaker.cooldown", &s.backend.breaker.cooldown),
         ("cache.ttl", &s.cache.ttl),
         ("cache.idle", &s.cache.idle),
     ] {
@@ -332,6 +392,27 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
     }
     if l.max_body_bytes < 1024 {
         problems.push("limits.max_body_bytes: must be at least 1024".into());
+    }
+    // hyper's smallest read buffer; a head must fit in it.
+    if l.max_header_bytes < 8192 {
+        problems.push("limits.max_header_bytes: must be at least 8192".into());
+    }
+    if l.max_connections == 0 {
+        problems.push("limits.max_connections: must be at least 1".into());
+    }
+    let r = &s.backend.retry;
+    if r.attempts == 0 {
+        problems.push("backend.retry.attempts: must be at least 1 (1 = no retries)".into());
+    }
+    if !(0.0..=1.0).contains(&r.budget_ratio) {
+        problems.push("backend.retry.budget_ratio: must be between 0 and 1".into());
+    }
+    let b = &s.backend.breaker;
+    if b.enabled && b.consecutive_failures == 0 {
+        problems.push("backend.breaker.consecutive_failures: must be at least 1".into());
+    }
+    if !(0.0..=1.0).contains(&b.failure_ratio) || b.failure_ratio == 0.0 {
+        problems.push("backend.breaker.failure_ratio: must be above 0 and at most 1".into());
     }
     if l.bulk_max_operations == 0 {
         problems.push("limits.bulk_max_operations: must be at least 1".into());
@@ -443,6 +524,28 @@ mod tests {
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems.iter().any(|p| p.starts_with("listen:")));
         assert!(problems.iter().any(|p| p.starts_with("backend.timeout:")));
+    }
+
+    #[test]
+    fn resilience_settings_are_validated() {
+        let mut loaded = load(
+            None,
+            &Overrides {
+                mappings: Some("m".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.backend.retry.attempts, 3);
+        assert!(loaded.settings.backend.breaker.enabled);
+        loaded.settings.backend.retry.attempts = 0;
+        loaded.settings.backend.retry.budget_ratio = 2.0;
+        loaded.settings.backend.breaker.cooldown = "a while".into();
+        loaded.settings.limits.request_timeout = "soon".into();
+        loaded.settings.limits.max_connections = 0;
+        loaded.settings.limits.max_header_bytes = 100;
+        let problems = validate(&loaded);
+        assert_eq!(problems.len(), 6, "{problems:?}");
     }
 
     #[test]

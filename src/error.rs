@@ -20,6 +20,16 @@ pub enum Error {
     /// The directory failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// The request ran past `limits.request_timeout` before it wrote anything.
+    #[error("the request took longer than {timeout_ms} ms")]
+    Deadline { timeout_ms: u64 },
+    /// The tenant's rate or concurrency limit shed the request.
+    #[error("too many requests: {limit}")]
+    Overloaded {
+        /// Which limit (`rate_limit`, `max_concurrent_requests`), for the detail and logs.
+        limit: &'static str,
+        retry_after: u64,
+    },
 }
 
 impl Error {
@@ -28,6 +38,17 @@ impl Error {
         match self {
             Error::Scim(e) => e.clone(),
             Error::Backend(e) => backend_to_scim(e),
+            Error::Deadline { timeout_ms } => ScimError::new(
+                504,
+                format!(
+                    "the request took longer than its deadline of {timeout_ms} ms; nothing was changed, retry the request"
+                ),
+            ),
+            Error::Overloaded { limit, retry_after } => ScimError::new(
+                429,
+                format!("too many requests for this tenant ({limit}); retry later"),
+            )
+            .with_retry_after(*retry_after),
         }
     }
 }
@@ -60,6 +81,10 @@ fn backend_to_scim(e: &BackendError) -> ScimError {
             502,
             format!("{e}; the directory refused the gateway's credentials (check backend.auth)"),
         ),
+        BackendError::CircuitOpen { retry_after } => {
+            ScimError::new(503, format!("{e}; the request was not carried out"))
+                .with_retry_after(*retry_after)
+        }
         BackendError::Status { .. } | BackendError::BadAnswer { .. } => {
             ScimError::new(502, e.to_string())
         }
@@ -92,6 +117,15 @@ impl Error {
             }
             Error::Backend(BackendError::Auth { reason, .. }) => {
                 tracing::warn!(%reason, "Backend authentication failed.");
+            }
+            Error::Backend(BackendError::CircuitOpen { .. }) => {
+                tracing::debug!("Circuit breaker open: request refused.");
+            }
+            Error::Deadline { timeout_ms } => {
+                tracing::warn!(timeout_ms, "Request deadline passed before any write.");
+            }
+            Error::Overloaded { limit, .. } => {
+                tracing::debug!(limit, "Request shed.");
             }
             Error::Scim(_) => {}
         }

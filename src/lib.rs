@@ -22,6 +22,9 @@
 //! Operating it: [`metrics`] defines every Prometheus family (served with `/livez` and
 //! `/readyz` by the admin listener in `server::admin`), and [`cache`] is the per-tenant
 //! lookup cache that `ops` reads by-id records and membership through.
+//!
+//! Faults and load: [`deadline`] bounds one request, `backend::resilience` retries safe
+//! calls and trips the circuit breaker, and [`shed`] sheds excess load per tenant.
 
 pub mod auth;
 pub mod backend;
@@ -29,6 +32,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod cursors;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod locks;
@@ -37,6 +41,7 @@ pub mod metrics;
 pub mod ops;
 pub mod scim;
 pub mod server;
+pub mod shed;
 pub mod startup;
 pub mod tenant;
 pub mod trace;

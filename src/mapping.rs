@@ -188,6 +188,10 @@ pub struct Call {
     pub path: Template,
     pub query: Vec<(String, Template)>,
     pub body: Option<JsonTemplate>,
+    /// A read: GET or HEAD, or the list call whatever its method.
+    pub read: bool,
+    /// Safe to repeat after a failure (retried): reads, and writes marked `idempotent: true`.
+    pub idempotent: bool,
 }
 
 /// The list call with its paging and total.

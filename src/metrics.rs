@@ -40,6 +40,12 @@ pub struct Metrics {
     pub in_flight: IntGaugeVec,
     /// `scimgate_dialect_normalisations_total{tenant,rule}`.
     pub normalisations: IntCounterVec,
+    /// `scimgate_backend_breaker_state{tenant}`: 0 closed, 1 half-open, 2 open.
+    pub breaker_state: IntGaugeVec,
+    /// `scimgate_backend_retries_total{tenant,operation}`.
+    pub retries: IntCounterVec,
+    /// `scimgate_shed_requests_total{tenant,reason}`.
+    pub shed: IntCounterVec,
     /// `scimgate_build_info{version}`, always 1.
     pub build_info: IntGaugeVec,
 }
@@ -110,6 +116,21 @@ impl Metrics {
                 "IdP dialect normalisations applied to write requests, by rule.",
                 &["tenant", "rule"],
             )?,
+            breaker_state: gauge(
+                "scimgate_backend_breaker_state",
+                "State of the directory's circuit breaker: 0 closed, 1 half-open, 2 open (refreshed at each scrape).",
+                &["tenant"],
+            )?,
+            retries: counter(
+                "scimgate_backend_retries_total",
+                "Retries of directory calls that are safe to repeat, by HTTP method.",
+                &["tenant", "operation"],
+            )?,
+            shed: counter(
+                "scimgate_shed_requests_total",
+                "SCIM requests refused at once to protect the gateway or the directory, by reason.",
+                &["tenant", "reason"],
+            )?,
             build_info: gauge(
                 "scimgate_build_info",
                 "Always 1; the version label says which build is running.",
@@ -132,6 +153,22 @@ impl Metrics {
             self.normalisations.with_label_values(&[tenant, rule]);
         }
         self.in_flight.with_label_values(&[tenant]);
+        self.breaker_state.with_label_values(&[tenant]);
+        for reason in SHED_REASONS {
+            self.shed.with_label_values(&[tenant, reason]);
+        }
+    }
+
+    /// Counts one retry of a backend call.
+    pub fn retried(&self, tenant: &str, method: &str) {
+        self.retries
+            .with_label_values(&[tenant, &method.to_ascii_lowercase()])
+            .inc();
+    }
+
+    /// Counts one shed request.
+    pub fn shed(&self, tenant: &str, reason: &str) {
+        self.shed.with_label_values(&[tenant, reason]).inc();
     }
 
     /// Records one backend call: `status` is the HTTP status, `None` when no answer came.
@@ -187,6 +224,10 @@ impl Metrics {
         String::from_utf8(out).map_err(|e| format!("metrics are not UTF-8: {e}"))
     }
 }
+
+/// `reason` values of `scimgate_shed_requests_total`: the tenant's two limits and the open
+/// circuit breaker.
+pub const SHED_REASONS: [&str; 3] = ["rate_limit", "max_concurrent_requests", "circuit_open"];
 
 /// `2xx`, `4xx`, `5xx` (and `1xx`/`3xx` should they occur).
 pub fn status_class(status: u16) -> String {

@@ -18,7 +18,10 @@ use hyper::header::{HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use crate::backend::{BackendError, BackendRequest, BackendResponse};
+use crate::deadline::RequestDeadline;
 use crate::error::Error;
 use crate::mapping::template::{value_text, Escape, Vars};
 use crate::mapping::{
@@ -53,6 +56,8 @@ pub struct Ctx<'a> {
     /// they change with `false`: a merge computed on a stale copy would lose updates made
     /// behind the gateway's back.
     pub cached: bool,
+    /// The request's overall deadline, shared by every context of the request.
+    pub deadline: Arc<RequestDeadline>,
 }
 
 impl<'a> Ctx<'a> {
@@ -65,6 +70,7 @@ impl<'a> Ctx<'a> {
             request_id: self.request_id.clone(),
             if_match: None,
             cached: self.cached,
+            deadline: self.deadline.clone(),
         }
     }
 
@@ -102,12 +108,31 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Sends one rendered request to the backend with the request id. Every backend call
-    /// passes here, so this is where backend metrics are recorded.
-    async fn call_backend(
-        &self,
-        request: &BackendRequest,
-    ) -> Result<BackendResponse, BackendError> {
+    /// Sends one rendered request to the backend through the circuit breaker, with retries
+    /// where safe, within the request's deadline. Every backend call passes here.
+    async fn call_backend(&self, request: &BackendRequest) -> Result<BackendResponse, Error> {
+        let tenant = self.tenant;
+        let result = tenant
+            .resilience
+            .call(
+                request,
+                &self.deadline,
+                || self.send_once(request),
+                || {
+                    tenant
+                        .metrics
+                        .retried(&tenant.name, request.method.as_str())
+                },
+            )
+            .await;
+        if let Err(Error::Backend(BackendError::CircuitOpen { .. })) = &result {
+            tenant.metrics.shed(&tenant.name, "circuit_open");
+        }
+        result
+    }
+
+    /// One try of a backend call with the request id; records the backend metrics.
+    async fn send_once(&self, request: &BackendRequest) -> Result<BackendResponse, BackendError> {
         let started = std::time::Instant::now();
         let result = match &self.request_id {
             Some(id) => {
@@ -298,6 +323,8 @@ impl<'a> Ctx<'a> {
                     },
                 )?,
                 body: None,
+                read: true,
+                idempotent: true,
             },
             None => render_call(&list.call, vars, &query, None)?,
         };
@@ -495,6 +522,7 @@ pub async fn probe(tenant: &Tenant) -> Result<(), Error> {
         request_id: None,
         if_match: None,
         cached: false,
+        deadline: Arc::new(RequestDeadline::none()),
     };
     let no_vars = |_: &str| None;
     ctx.fetch_page(&ctx.mapping().list, &no_vars, &[], PageFrom::Offset(0), 1)
@@ -583,6 +611,8 @@ fn render_call(
         method: call.method.clone(),
         path_and_query: path,
         body,
+        read: call.read,
+        idempotent: call.idempotent,
     })
 }
 

@@ -1,4 +1,5 @@
-//! The SCIM HTTP server: the route table, authentication, and serving with graceful shutdown.
+//! The SCIM HTTP server: the route table, authentication, load shedding, and serving with
+//! inbound limits and graceful shutdown (`listener`).
 //!
 //! Endpoints under each tenant's base path (RFC 7644 §3.2):
 //!
@@ -20,6 +21,7 @@ pub mod admin;
 mod discovery;
 mod extract;
 mod handlers;
+pub mod listener;
 
 use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -161,6 +163,8 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
         .route("/Schemas", read_only(get(discovery::schemas)))
         .route("/Schemas/{id}", read_only(get(discovery::schema)))
         .route_layer(middleware::from_fn_with_state(tenant.clone(), authenticate))
+        // Before authentication, so a flood of bad tokens is shed too.
+        .route_layer(middleware::from_fn_with_state(tenant.clone(), shed))
         // Outside authentication, so refused tokens are counted too.
         .route_layer(middleware::from_fn_with_state(tenant.clone(), measure))
         .with_state(tenant)
@@ -238,6 +242,20 @@ fn classify(route: &str, method: &Method) -> (&'static str, &'static str) {
     (resource, operation)
 }
 
+/// Refuses the request at once (429 with `Retry-After`) when the tenant's rate or
+/// concurrency limit is reached; the slot is held until the response is produced.
+async fn shed(State(tenant): State<SharedTenant>, request: Request, next: Next) -> Response {
+    match tenant.shedder.admit() {
+        Ok(_slot) => next.run(request).await,
+        Err(e) => {
+            if let crate::error::Error::Overloaded { limit, .. } = &e {
+                tenant.metrics.shed(&tenant.name, limit);
+            }
+            e.into_response()
+        }
+    }
+}
+
 /// Rejects requests without an accepted bearer token (401 with a SCIM body).
 async fn authenticate(
     State(tenant): State<SharedTenant>,
@@ -270,13 +288,8 @@ pub async fn serve(
         .await
 }
 
-/// Like [`serve`], with inbound limits, and once `shutdown` completes (no new connections
-/// are accepted from then on) in-flight requests get at most `grace` to finish; then this
-/// returns `Ok` anyway, so a stuck backend cannot keep the process from exiting.
-///
-/// The accept loop is written out (rather than `axum::serve`) for the header-read timeout:
-/// a client that never finishes its request head is disconnected instead of holding a
-/// connection forever.
+/// Like [`serve`], with the header-read timeout and otherwise the default inbound limits
+/// (see [`listener::serve_with_limits`]), and a grace period for in-flight requests.
 pub async fn serve_with_grace(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -284,45 +297,6 @@ pub async fn serve_with_grace(
     grace: Duration,
     header_read_timeout: Duration,
 ) -> std::io::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .keep_alive(true);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "Accept failed.");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                let watched = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // Client resets and header timeouts end here; nothing to report upward.
-                    let _ = watched.await;
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            grace_ms = grace.as_millis() as u64,
-            "Shutdown grace period over: dropping the requests still running."
-        );
-    }
-    Ok(())
+    let limits = listener::InboundLimits::with_header_read_timeout(header_read_timeout);
+    listener::serve_with_limits(listener, router, shutdown, grace, limits).await
 }

@@ -7,7 +7,9 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::{Secret, TokenSet};
 use crate::backend::auth::Outbound;
-use crate::backend::BackendClient;
+use crate::backend::breaker::BreakerOptions;
+use crate::backend::retry::RetryOptions;
+use crate::backend::{BackendClient, Resilience};
 use crate::cache::{CacheOptions, LookupCache};
 use crate::config::{parse_duration, resolve_secret, Loaded};
 use crate::mapping::MappingSet;
@@ -15,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::ops::BulkLimits;
 use crate::scim::filter::FilterLimits;
 use crate::scim::query::QueryLimits;
+use crate::shed::LoadShedder;
 use crate::tenant::{SharedTenant, Tenant};
 
 /// Builds the tenant described by the settings, with a metrics registry of its own.
@@ -96,6 +99,26 @@ pub fn build_tenant_with(
     }
     let l = &s.limits;
     let name = "default";
+    let duration = |text: &str| parse_duration(text).unwrap_or_default();
+    let (r, b) = (&s.backend.retry, &s.backend.breaker);
+    let resilience = Resilience::new(
+        BreakerOptions {
+            enabled: b.enabled,
+            consecutive_failures: b.consecutive_failures,
+            failure_ratio: b.failure_ratio,
+            min_calls: b.min_calls,
+            window: duration(&b.window),
+            cooldown: duration(&b.cooldown),
+        },
+        RetryOptions {
+            attempts: r.attempts,
+            backoff_base: duration(&r.backoff_base),
+            backoff_max: duration(&r.backoff_max),
+            budget_ratio: r.budget_ratio,
+            budget_min_retries: r.budget_min_retries,
+            budget_window: duration(&r.budget_window),
+        },
+    );
     metrics.add_tenant(name);
     let cache_options = CacheOptions {
         enabled: s.cache.enabled,
@@ -111,6 +134,10 @@ pub fn build_tenant_with(
         tokens,
         mappings,
         backend,
+        resilience,
+        shedder: LoadShedder::new(l.rate_limit, l.max_concurrent_requests),
+        request_timeout: duration(&l.request_timeout),
+        body_read_timeout: duration(&l.body_read_timeout),
         dialect: s.dialect,
         limits: QueryLimits {
             filter: FilterLimits {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::auth::TokenSet;
-use crate::backend::BackendClient;
+use crate::backend::{BackendClient, Resilience};
 use crate::cache::LookupCache;
 use crate::locks::KeyedLocks;
 use crate::mapping::MappingSet;
@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::ops::BulkLimits;
 use crate::scim::dialect::DialectOptions;
 use crate::scim::query::QueryLimits;
+use crate::shed::LoadShedder;
 
 /// The request-independent state of one tenant.
 #[derive(Debug)]
@@ -27,6 +28,14 @@ pub struct Tenant {
     pub tokens: TokenSet,
     pub mappings: MappingSet,
     pub backend: BackendClient,
+    /// Circuit breaker and retry policy of the backend.
+    pub resilience: Resilience,
+    /// The tenant's rate and concurrency limits.
+    pub shedder: LoadShedder,
+    /// Overall deadline of one SCIM request (zero: none).
+    pub request_timeout: std::time::Duration,
+    /// How long the request body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
     pub dialect: DialectOptions,
     pub limits: QueryLimits,
     /// Largest accepted request body in bytes.

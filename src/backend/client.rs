@@ -26,6 +26,10 @@ pub struct BackendRequest {
     /// Path and query, relative to the base URL (starts with `/`).
     pub path_and_query: String,
     pub body: Option<Value>,
+    /// A read (changes nothing): the request deadline may cut it off.
+    pub read: bool,
+    /// Safe to send again after a failure: reads, and writes the mapping marks idempotent.
+    pub idempotent: bool,
 }
 
 impl BackendRequest {

@@ -22,6 +22,9 @@ pub enum BackendError {
         /// `Retry-After` seconds the directory asked for.
         retry_after: Option<u64>,
     },
+    /// The circuit breaker is open: the directory failed repeatedly and is given time.
+    #[error("the directory is failing; calls are paused for {retry_after} s")]
+    CircuitOpen { retry_after: u64 },
     /// The answer was not what the mapping expects (not JSON, no id, no record list).
     #[error("the directory sent an unusable answer to {method} {path}: {reason}")]
     BadAnswer {

@@ -420,11 +420,15 @@ fn compile_call(p: &mut Problems<'_>, key: &str, spec: &CallSpec) -> Option<Call
         Some(b) => p.check(&format!("{key}.body"), JsonTemplate::compile(b)),
         None => None,
     };
+    let method = method?;
+    let read = method == Method::GET || method == Method::HEAD;
     Some(Call {
-        method: method?,
+        method,
         path: path?,
         query,
         body,
+        read,
+        idempotent: read || spec.idempotent,
     })
 }
 
@@ -437,8 +441,10 @@ fn compile_list(p: &mut Problems<'_>, key: &str, spec: &ListSpec) -> Option<List
             path: spec.path.clone(),
             query: spec.query.clone(),
             body: None,
+            idempotent: true,
         },
-    );
+    )
+    .map(|call| Call { read: true, ..call });
     let records = p.check(&format!("{key}.records"), BackendPath::parse(&spec.records));
     let paging = compile_paging(p, key, &spec.paging);
     let total = match &spec.total {
@@ -545,6 +551,7 @@ fn compile_create(p: &mut Problems<'_>, spec: &file::CreateSpec) -> Option<Creat
             path: spec.path.clone(),
             query: Default::default(),
             body: None,
+            idempotent: spec.idempotent,
         },
     );
     let response = match spec.response.as_deref() {
@@ -574,6 +581,7 @@ fn compile_update(p: &mut Problems<'_>, spec: &file::UpdateSpec) -> Option<Updat
             path: spec.path.clone(),
             query: Default::default(),
             body: None,
+            idempotent: spec.idempotent,
         },
     );
     let style = match spec.style.as_deref() {
@@ -610,6 +618,7 @@ fn compile_delete(p: &mut Problems<'_>, spec: &file::DeleteSpec) -> Option<Delet
             path: path.clone(),
             query: Default::default(),
             body: spec.body.clone(),
+            idempotent: spec.idempotent,
         },
     )?;
     match style {

@@ -105,6 +105,9 @@ pub struct CallSpec {
     pub query: BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// Sending this call twice has the same effect as once: it may be retried.
+    #[serde(default)]
+    pub idempotent: bool,
 }
 
 /// The list call and how to read a page.
@@ -205,6 +208,9 @@ pub struct CreateSpec {
     /// `Location` header, then read back) or `none` (no body: read back by id from the body path).
     #[serde(default)]
     pub response: Option<String>,
+    /// Sending this call twice has the same effect as once: it may be retried.
+    #[serde(default)]
+    pub idempotent: bool,
 }
 
 /// Update call.
@@ -217,6 +223,9 @@ pub struct UpdateSpec {
     /// `merge`: send only the changed fields (partial PATCH).
     #[serde(default)]
     pub style: Option<String>,
+    /// Sending this call twice has the same effect as once: it may be retried.
+    #[serde(default)]
+    pub idempotent: bool,
 }
 
 /// Delete call: a real delete, a soft delete (an update setting a field) or refused.
@@ -230,6 +239,9 @@ pub struct DeleteSpec {
     pub style: Option<String>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// Sending this call twice has the same effect as once: it may be retried.
+    #[serde(default)]
+    pub idempotent: bool,
     /// `soft`: how reads recognise a soft-deleted record (it then reads as gone).
     #[serde(default)]
     pub marker: Option<MarkerSpec>,

@@ -120,7 +120,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
 /// `PUT /{Resources}/{id}`: replaces the resource.
 pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error> {
     let mapping = ctx.mapping();
-    let _lock = ctx.lock(id).await;
+    let _lock = ctx.lock(id).await?;
     let fresh = ctx.uncached();
     let record = fresh.require_record(id).await?;
     ctx.check_precondition(&record)?;
@@ -147,7 +147,7 @@ pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Value, Error
                     .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")))
             }),
         });
-    let _lock = ctx.lock(id).await;
+    let _lock = ctx.lock(id).await?;
     let fresh = ctx.uncached();
     let record = fresh.require_record(id).await?;
     ctx.check_precondition(&record)?;
@@ -179,7 +179,7 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<(), Error> {
         )
         .into());
     }
-    let _lock = ctx.lock(id).await;
+    let _lock = ctx.lock(id).await?;
     let Some(record) = ctx.uncached().fetch_record(id).await? else {
         ctx.forget(id).await;
         return Err(ctx.not_found(id));
@@ -296,12 +296,11 @@ fn changed_attributes(old: &Value, new: &Value) -> Vec<String> {
 }
 
 impl Ctx<'_> {
-    /// The write lock of one resource, held from the read to the last write.
-    async fn lock(&self, id: &str) -> crate::locks::KeyGuard<'_> {
-        self.tenant
-            .write_locks
-            .lock(format!("{}/{id}", self.kind.name()))
-            .await
+    /// The write lock of one resource, held from the read to the last write. Waiting for
+    /// it counts against the request's deadline.
+    async fn lock(&self, id: &str) -> Result<crate::locks::KeyGuard<'_>, Error> {
+        let key = format!("{}/{id}", self.kind.name());
+        self.deadline.bound(self.tenant.write_locks.lock(key)).await
     }
 
     /// Counts the dialect rules a request needed.

@@ -53,6 +53,11 @@ pub fn app(metrics: Arc<Metrics>, tenants: &[SharedTenant]) -> Router {
 async fn metrics_text(State(state): State<Arc<AdminState>>) -> Response {
     for tenant in &state.tenants {
         tenant.cache.refresh_gauges().await;
+        state
+            .metrics
+            .breaker_state
+            .with_label_values(&[&tenant.name])
+            .set(tenant.resilience.state() as i64);
     }
     match state.metrics.render() {
         Ok(text) => {

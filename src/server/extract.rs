@@ -17,7 +17,7 @@ impl FromRequest<SharedTenant> for ScimBody {
 
     async fn from_request(req: Request, tenant: &SharedTenant) -> Result<Self, Self::Rejection> {
         let limit = tenant.max_body_bytes;
-        read_json(req, limit, || {
+        read_json(req, limit, tenant.body_read_timeout, || {
             ScimError::new(
                 413,
                 format!("the request body is larger than the limit of {limit} bytes"),
@@ -37,7 +37,7 @@ impl FromRequest<SharedTenant> for BulkBody {
 
     async fn from_request(req: Request, tenant: &SharedTenant) -> Result<Self, Self::Rejection> {
         let limit = tenant.bulk.max_payload_bytes;
-        read_json(req, limit, || {
+        read_json(req, limit, tenant.body_read_timeout, || {
             crate::ops::too_large(format!(
                 "the bulk request is larger than maxPayloadSize ({limit} bytes)"
             ))
@@ -47,15 +47,26 @@ impl FromRequest<SharedTenant> for BulkBody {
     }
 }
 
-/// Reads a JSON object body of at most `limit` bytes.
+/// Reads a JSON object body of at most `limit` bytes that arrives within `timeout` (408).
 async fn read_json(
     req: Request,
     limit: usize,
+    timeout: std::time::Duration,
     too_large: impl FnOnce() -> ScimError,
 ) -> Result<Value, ScimError> {
     check_media_type(req.headers())?;
-    let bytes = axum::body::to_bytes(req.into_body(), limit)
+    let read = axum::body::to_bytes(req.into_body(), limit);
+    let bytes = tokio::time::timeout(timeout, read)
         .await
+        .map_err(|_| {
+            ScimError::new(
+                408,
+                format!(
+                    "the request body did not arrive within {} ms",
+                    timeout.as_millis()
+                ),
+            )
+        })?
         .map_err(|_| too_large())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ScimError::invalid_syntax(format!(

@@ -56,6 +56,9 @@ fn ctx<'a>(tenant: &'a SharedTenant, headers: &HeaderMap, kind: ResourceKind) ->
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         cached: true,
+        deadline: std::sync::Arc::new(crate::deadline::RequestDeadline::new(
+            tenant.request_timeout,
+        )),
     }
 }
 

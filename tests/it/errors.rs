@@ -353,10 +353,12 @@ async fn duplicate_user_name_differing_in_case_is_409() {
 
 // --- backend failures ---------------------------------------------------------------------
 
-/// A gateway with the demo mappings in front of `url`, with a short backend timeout.
+/// A gateway with the demo mappings in front of `url`, with a short backend timeout. The
+/// circuit breaker is off: these tests check the status of each kind of failure, request
+/// after request (the breaker's own 503 is tested in faults.rs).
 async fn gateway_in_front_of(url: &str) -> (Gateway, TempConfig) {
     let config = TempConfig::new(&format!(
-        "base_path: /scim/v2\nmappings: {}\nbackend:\n  timeout: 300ms\n  connect_timeout: 300ms\n",
+        "base_path: /scim/v2\nmappings: {}\nbackend:\n  timeout: 300ms\n  connect_timeout: 300ms\n  breaker: {{ enabled: false }}\n",
         repo_path("mappings/demo").display()
     ));
     let gw = Gateway::start(Some(&config.path), url, Overrides::default()).await;

@@ -220,3 +220,63 @@ async fn seeded_records_are_mapped() {
     assert_eq!(resource_ids(&groups), ["1", "2"]);
     assert_eq!(groups["Resources"][0]["displayName"], "engineering");
 }
+
+/// The real json-server restarts mid-run: while it is down the IdP gets 502/503 (never a
+/// hang, never a false success), the gateway keeps serving discovery, it recovers once
+/// json-server is back, and every acknowledged write is in json-server's data afterwards.
+#[tokio::test]
+async fn a_backend_restart_mid_run_loses_no_acknowledged_write() {
+    use crate::faults::{quick, wait_serves, Ledger};
+    let mut server = crate::support::json_server::JsonServer::start().await;
+    let gw = crate::support::Gateway::start_tuned(
+        Some(&crate::support::gateway::repo_path(
+            "config/json-server.yaml",
+        )),
+        &server.url,
+        scimgate::config::Overrides::default(),
+        quick,
+    )
+    .await;
+    let mut ledger = Ledger::default();
+    for i in 0..3 {
+        assert_eq!(
+            ledger
+                .set_title(&gw.scim, "1", &format!("before-{i}"))
+                .await,
+            200
+        );
+        assert_eq!(
+            ledger.create_user(&gw.scim, &format!("restart-{i}")).await,
+            201
+        );
+    }
+    server
+        .wait_persisted(&["\"before-2\"", "\"restart-2\""])
+        .await;
+    server.stop();
+    for i in 0..3 {
+        let status = ledger.set_title(&gw.scim, "2", &format!("down-{i}")).await;
+        assert!(matches!(status, 502 | 503), "PATCH while down: {status}");
+        let r = gw.scim.get("/Users/1").await;
+        assert!(matches!(r.status, 502 | 503), "{} {}", r.status, r.text);
+        assert_eq!(
+            r.json["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+    assert_eq!(gw.scim.get("/ServiceProviderConfig").await.status, 200);
+    server.restart().await;
+    wait_serves(&gw.scim, "/Users/1").await;
+    assert_eq!(ledger.set_title(&gw.scim, "2", "after").await, 200);
+    let js = server.client();
+    ledger
+        .verify(
+            |id| {
+                let js = js.clone();
+                async move { js.get(&format!("/users/{id}")).await.json }
+            },
+            "title",
+            "login",
+        )
+        .await;
+}

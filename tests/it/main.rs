@@ -12,14 +12,17 @@ mod support;
 mod backend_auth;
 #[macro_use]
 mod bulk;
+mod concurrency;
 mod discovery;
 mod entra;
 mod errors;
 mod etag;
+mod faults;
 #[cfg(feature = "real-backends")]
 mod json_server;
 #[cfg(feature = "real-backends")]
 mod json_server_1;
+mod limits;
 mod observability;
 mod okta;
 mod process;

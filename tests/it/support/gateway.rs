@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use scimgate::config::{self, Overrides};
 use scimgate::demo::{DemoAuth, DemoDirectory, Store};
+use scimgate::server::listener::{serve_with_limits, InboundLimits};
 use scimgate::startup::build_tenant;
 use tokio::sync::oneshot;
 
@@ -133,21 +134,43 @@ impl Gateway {
         backend_url: &str,
         extra: Overrides,
     ) -> Gateway {
+        Gateway::start_tuned(config_file, backend_url, extra, |_| {}).await
+    }
+
+    /// Like [`Gateway::start`], with settings changed by `tune` after loading (limits,
+    /// retry and breaker keys for the fault tests).
+    pub async fn start_tuned(
+        config_file: Option<&std::path::Path>,
+        backend_url: &str,
+        extra: Overrides,
+        tune: impl FnOnce(&mut config::Settings),
+    ) -> Gateway {
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
             tokens: vec![TOKEN.into()],
             backend_url: Some(backend_url.into()),
             ..extra
         };
-        let loaded = config::load(config_file, &overrides).unwrap();
+        let mut loaded = config::load(config_file, &overrides).unwrap();
+        tune(&mut loaded.settings);
+        let problems = config::validate(&loaded);
+        assert!(problems.is_empty(), "{problems:?}");
         let tenant = build_tenant(&loaded).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let router = scimgate::server::app(std::slice::from_ref(&tenant));
-        tokio::spawn(scimgate::server::serve(listener, router, async {
-            let _ = rx.await;
-        }));
+        // The binary's own accept loop, with the configured inbound limits.
+        let limits = InboundLimits::from_settings(&loaded.settings.limits);
+        tokio::spawn(serve_with_limits(
+            listener,
+            router,
+            async {
+                let _ = rx.await;
+            },
+            std::time::Duration::from_secs(1),
+            limits,
+        ));
         // The admin listener always runs on its own free port, whatever admin_listen says.
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_addr = admin_listener.local_addr().unwrap();
@@ -169,6 +192,11 @@ impl Gateway {
             admin: Client::new(format!("http://{admin_addr}"), None),
             stop: vec![tx, admin_tx],
         }
+    }
+
+    /// Sends on `stop` when the gateway is dropped (stops a backend started for it).
+    pub fn stop_on_drop(&mut self, stop: oneshot::Sender<()>) {
+        self.stop.push(stop);
     }
 
     /// The admin `/metrics` text.

@@ -17,6 +17,9 @@ pub struct JsonServer {
     pub url: String,
     child: Child,
     dir: PathBuf,
+    port: u16,
+    /// The binary it runs, for [`JsonServer::restart`].
+    bin: PathBuf,
 }
 
 impl Drop for JsonServer {
@@ -70,26 +73,7 @@ impl JsonServer {
         // Production mode (see below) makes json-server 1.0 require its static folder.
         std::fs::create_dir_all(dir.join("public")).unwrap();
         let log_path = dir.join("json-server.log");
-        let spawn = |port: u16| {
-            let log = std::fs::File::create(&log_path).unwrap();
-            Command::new(&bin)
-                .args([
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "db.json",
-                ])
-                .current_dir(&dir)
-                // json-server 1.0 reloads db.json when the file changes unless in production
-                // mode, and a reload racing its own next write loses that write.
-                .env("NODE_ENV", "production")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("cannot start json-server")
-        };
+        let spawn = |port: u16| spawn(&bin, &dir, port);
         // json-server's `/users` is a JSON array; anything else on the port is not ours.
         let (child, port) = start_on_free_port(
             "json-server",
@@ -104,13 +88,80 @@ impl JsonServer {
             url: format!("http://127.0.0.1:{port}"),
             child,
             dir,
+            port,
+            bin,
         }
+    }
+
+    /// Waits (at most 10 s) until json-server's db.json holds every one of `texts`:
+    /// json-server answers before it writes the file (lowdb's FileAsync), so a kill right
+    /// after an answer can lose that change in json-server itself, whatever the gateway does.
+    pub async fn wait_persisted(&self, texts: &[&str]) {
+        for _ in 0..100 {
+            let db = std::fs::read_to_string(self.dir.join("db.json")).unwrap_or_default();
+            if texts.iter().all(|t| db.contains(t)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("json-server never wrote {texts:?} to db.json");
+    }
+
+    /// Kills the process (its data stays in db.json, which json-server writes on every change).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and folder; waits (at most 30 s) until it serves.
+    pub async fn restart(&mut self) {
+        self.child = spawn(&self.bin, &self.dir, self.port);
+        let probe = self.client();
+        for _ in 0..300 {
+            if let Ok(r) = probe.try_raw("GET", "/users", &[], None).await {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "json-server did not come back on port {}: {}",
+            self.port,
+            std::fs::read_to_string(self.dir.join("json-server.log")).unwrap_or_default()
+        );
     }
 
     /// A client for json-server itself, to check what really got stored.
     pub fn client(&self) -> Client {
         Client::new(self.url.clone(), None)
     }
+}
+
+/// json-server on `port` in `dir`, logging to `dir/json-server.log`.
+fn spawn(bin: &std::path::Path, dir: &std::path::Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("json-server.log"))
+        .unwrap();
+    Command::new(bin)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "db.json",
+        ])
+        .current_dir(dir)
+        // json-server 1.0 reloads db.json when the file changes unless in production mode,
+        // and a reload racing its own next write loses that write.
+        .env("NODE_ENV", "production")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("cannot start json-server")
 }
 
 /// json-server plus the gateway with `config/json-server.yaml` in front of it. Keep the

@@ -2,6 +2,7 @@
 //! bodies and assertions, and (with `real-backends`) a real json-server per test.
 
 pub mod client;
+pub mod fault_proxy;
 pub mod gateway;
 #[cfg(feature = "real-backends")]
 pub mod json_server;
