@@ -98,6 +98,9 @@ impl<'a> Ctx<'a> {
         &self,
         request: &BackendRequest,
     ) -> Result<BackendResponse, BackendError> {
+        if let Some(recorder) = &self.tenant.recorder {
+            return Ok(recorder.answer(&self.tenant.mappings, self.kind, request));
+        }
         let started = std::time::Instant::now();
         let result = match &self.request_id {
             Some(id) => {
@@ -378,7 +381,7 @@ struct Page {
 }
 
 /// Renders a mapped call into a request.
-fn render_call(
+pub(crate) fn render_call(
     call: &Call,
     vars: &dyn Vars,
     extra_query: &[(String, String)],

@@ -23,3 +23,5 @@ mod prometheus;
 mod regressions;
 mod search;
 mod smoke;
+mod tenancy;
+mod tooling;
