@@ -219,12 +219,7 @@ async fn translate_command(args: Args) -> i32 {
             Err(e) => return report(&[format!("--record {}: {e}", f.display())]),
         },
     };
-    // Only the tenant selection: translate needs no token and sends nothing.
-    let overrides = Overrides {
-        tenant: None,
-        ..overrides(&args)
-    };
-    let loaded = match config::load(Some(file), &overrides) {
+    let loaded = match config::load(Some(file), &overrides(&args)) {
         Ok(l) => l,
         Err(problems) => return report(&problems),
     };
