@@ -120,6 +120,8 @@ pub struct LimitSettings {
     pub default_page_size: u64,
     pub max_page_size: u64,
     pub max_scan_records: u64,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
 }
 
 /// Logging.
@@ -465,6 +467,12 @@ fn validate_tenant(t: &TenantSettings) -> Vec<String> {
     }
     if l.max_body_bytes < 1024 {
         problems.push("limits.max_body_bytes: must be at least 1024".into());
+    }
+    if l.bulk_max_operations == 0 {
+        problems.push("limits.bulk_max_operations: must be at least 1".into());
+    }
+    if l.bulk_max_payload_bytes < 1024 {
+        problems.push("limits.bulk_max_payload_bytes: must be at least 1024".into());
     }
     problems
 }

@@ -56,10 +56,13 @@ fn backend_to_scim(e: &BackendError) -> ScimError {
     }
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        // What the operator needs but the IdP must not see; no attribute values.
-        match &self {
+impl Error {
+    /// Logs what the operator needs (and the client must not see) and returns the SCIM
+    /// error the client gets: for a response of its own, or for one operation of a bulk
+    /// request.
+    pub fn report(&self) -> ScimError {
+        // No attribute values.
+        match self {
             Error::Backend(BackendError::Unreachable { url, reason }) => {
                 tracing::warn!(%url, %reason, "Backend unreachable.");
             }
@@ -79,7 +82,13 @@ impl IntoResponse for Error {
             }
             Error::Scim(_) => {}
         }
-        scim_error_response(&self.to_scim())
+        self.to_scim()
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        scim_error_response(&self.report())
     }
 }
 

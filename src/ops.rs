@@ -2,9 +2,15 @@
 //! and JSON. Each operation reads what it needs from the backend, computes the complete
 //! result in the gateway (so a bad request changes nothing), and only then writes.
 //!
-//! - `read.rs`: get by id and list/search (pushdown, bounded scan, paging).
+//! - `read.rs`: get by id and list/search (pushdown, bounded scan, paging), per resource
+//!   type and across both (root `/.search`).
 //! - `write.rs`: create, replace (PUT), patch and delete, with uniqueness and membership.
+//! - `dispatch.rs`: a write named as data and the status it answers with, shared by the
+//!   single endpoints and `/Bulk`.
+//! - `bulk.rs`: `/Bulk`, with `bulkId` references, `failOnErrors` and its limits.
 
+mod bulk;
+mod dispatch;
 mod read;
 mod write;
 
@@ -19,7 +25,9 @@ use crate::mapping::{Call, ListCall, Paging, ResourceKind, ResourceMapping, Tota
 use crate::scim::error::ScimError;
 use crate::tenant::Tenant;
 
-pub use read::{get, list};
+pub use bulk::{bulk, too_large, BulkLimits, BULK_REQUEST, BULK_RESPONSE};
+pub use dispatch::{run, Write, Written};
+pub use read::{get, list, search_all};
 pub use write::{create, delete, patch, replace};
 
 /// Characters percent-encoded in query values (RFC 3986 unreserved are kept).

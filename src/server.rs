@@ -7,7 +7,8 @@
 //! | `/Users`, `/Groups` | GET (list, §3.4.2), POST (create, §3.3) |
 //! | `/Users/{id}`, `/Groups/{id}` | GET (§3.4.1), PUT (§3.5.1), PATCH (§3.5.2), DELETE (§3.6) |
 //! | `/Users/.search`, `/Groups/.search` | POST (§3.4.3) |
-//! | `/.search` | POST: 501, searching across resource types is not offered |
+//! | `/.search` | POST: search across Users and Groups (§3.4.3) |
+//! | `/Bulk` | POST (§3.7) |
 //! | `/ServiceProviderConfig` | GET (§4) |
 //! | `/ResourceTypes`, `/ResourceTypes/{name}` | GET (§4) |
 //! | `/Schemas`, `/Schemas/{urn}` | GET (§4) |
@@ -121,13 +122,18 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
     Router::new()
         .route(
             "/.search",
-            read_only(axum::routing::post(handlers::root_search)),
+            read_only(axum::routing::post(
+                move |state: T, headers: HeaderMap, body: Body| {
+                    handlers::search(state, headers, body, None)
+                },
+            )),
         )
+        .route("/Bulk", read_only(axum::routing::post(handlers::bulk)))
         .route(
             "/Users/.search",
             read_only(axum::routing::post(
                 move |state: T, headers: HeaderMap, body: Body| {
-                    handlers::search(state, headers, body, ResourceKind::User)
+                    handlers::search(state, headers, body, Some(ResourceKind::User))
                 },
             )),
         )
@@ -135,7 +141,7 @@ fn tenant_routes(tenant: SharedTenant) -> Router {
             "/Groups/.search",
             read_only(axum::routing::post(
                 move |state: T, headers: HeaderMap, body: Body| {
-                    handlers::search(state, headers, body, ResourceKind::Group)
+                    handlers::search(state, headers, body, Some(ResourceKind::Group))
                 },
             )),
         )
@@ -200,12 +206,17 @@ async fn measure(
     response
 }
 
-/// `(resource, operation)` label values of a matched route and method.
+/// `(resource, operation)` label values of a matched route and method. (Each operation
+/// of a `/Bulk` request is counted as well, by `ops::bulk`, as the write it stands for.)
 fn classify(route: &str, method: &Method) -> (&'static str, &'static str) {
     let resource = if route.contains("/Users") {
         "Users"
     } else if route.contains("/Groups") {
         "Groups"
+    } else if route.ends_with("/Bulk") {
+        return ("Bulk", "bulk");
+    } else if route.ends_with("/.search") {
+        return ("all", "search");
     } else {
         return ("discovery", "discovery");
     };

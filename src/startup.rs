@@ -12,6 +12,7 @@ use crate::cache::{CacheOptions, LookupCache};
 use crate::config::{parse_duration, resolve_secret, Loaded, TenantSettings};
 use crate::mapping::MappingSet;
 use crate::metrics::Metrics;
+use crate::ops::BulkLimits;
 use crate::scim::filter::FilterLimits;
 use crate::scim::query::QueryLimits;
 use crate::tenant::{SharedTenant, Tenant};
@@ -161,6 +162,10 @@ fn build_one(
         },
         max_body_bytes: l.max_body_bytes,
         max_scan: l.max_scan_records,
+        bulk: BulkLimits {
+            max_operations: l.bulk_max_operations,
+            max_payload_bytes: l.bulk_max_payload_bytes,
+        },
         unique_guard: previous.map_or_else(Default::default, |p| p.unique_guard.clone()),
         write_locks: previous.map_or_else(Default::default, |p| p.write_locks.clone()),
         draining: Default::default(),

@@ -11,6 +11,7 @@ use crate::cache::LookupCache;
 use crate::locks::KeyedLocks;
 use crate::mapping::MappingSet;
 use crate::metrics::Metrics;
+use crate::ops::BulkLimits;
 use crate::scim::dialect::DialectOptions;
 use crate::scim::query::QueryLimits;
 
@@ -32,6 +33,8 @@ pub struct Tenant {
     pub max_body_bytes: usize,
     /// Most backend records a filter that the backend cannot answer may scan.
     pub max_scan: u64,
+    /// Bounds of a `/Bulk` request.
+    pub bulk: BulkLimits,
     /// Serialises check-then-create for attributes the gateway keeps unique itself, so two
     /// concurrent creates of the same userName cannot both pass the check.
     /// Shared with the tenant of the same name in a reloaded set, so requests still running

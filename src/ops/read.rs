@@ -34,22 +34,87 @@ pub async fn list(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
     if let Some(filter) = &query.filter {
         check_filter_attributes(filter, &ctx.mapping().schema)?;
     }
-    let (total, resources) = match &query.filter {
-        None if query.sort_by.is_none() => ctx.page_through(query).await?,
-        _ => ctx.search(query).await?,
-    };
+    let (total, resources) = ctx.matching(query).await?;
     let schema = &ctx.mapping().schema;
     let projected: Vec<Value> = resources
         .iter()
         .map(|r| project(r, &query.attributes, &query.excluded, schema))
         .collect();
-    Ok(json!({
+    Ok(list_response(total, query.start_index, projected))
+}
+
+fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    json!({
         "schemas": [LIST_RESPONSE],
         "totalResults": total,
-        "startIndex": query.start_index,
-        "itemsPerPage": projected.len(),
-        "Resources": projected,
-    }))
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, one ListResponse.
+///
+/// - A filter is applied to each resource type that has every attribute it names; a type
+///   that lacks one contributes nothing (it cannot match). Only a filter that no type can
+///   answer is 400 invalidFilter, as on the per-type endpoints.
+/// - Without `sortBy` the order is all matching Users in their list order, then all
+///   matching Groups; with it, the whole result is sorted (resources without the attribute
+///   last, ties keep that order). Either way the order is stable across pages.
+/// - Each resource keeps its own `schemas` and `meta.resourceType`; `attributes` and
+///   `excludedAttributes` are applied with each type's schema.
+pub async fn search_all(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
+    // The page can only hold the first startIndex-1+count results of each type.
+    let window = ListQuery {
+        start_index: 1,
+        count: (query.start_index - 1).saturating_add(query.count),
+        ..query.clone()
+    };
+    let mut total = 0;
+    let mut found: Vec<(Value, Option<SortKey>)> = Vec::new();
+    let mut refused = None;
+    let mut searched = false;
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let typed = ctx.for_kind(kind);
+        let schema = &typed.mapping().schema;
+        if let Some(filter) = &query.filter {
+            if let Err(e) = check_filter_attributes(filter, schema) {
+                refused.get_or_insert(e);
+                continue;
+            }
+        }
+        searched = true;
+        let (matched, page) = typed.matching(&window).await?;
+        total += matched;
+        let keys = match &query.sort_by {
+            Some(by) => sort_keys(&page, by, schema),
+            None => vec![None; page.len()],
+        };
+        found.extend(
+            page.iter()
+                .map(|r| project(r, &query.attributes, &query.excluded, schema))
+                .zip(keys),
+        );
+    }
+    if !searched {
+        if let Some(e) = refused {
+            return Err(ScimError::invalid_filter(format!(
+                "{}; no resource type has every attribute the filter names",
+                e.detail
+            ))
+            .into());
+        }
+    }
+    if query.sort_by.is_some() {
+        found.sort_by(|a, b| compare_keys(&a.1, &b.1, query.descending));
+    }
+    let page: Vec<Value> = found
+        .into_iter()
+        .skip((query.start_index - 1) as usize)
+        .take(query.count as usize)
+        .map(|(r, _)| r)
+        .collect();
+    Ok(list_response(total, query.start_index, page))
 }
 
 /// Whether the response needs `members` (they cost a backend call per group).
@@ -77,6 +142,15 @@ fn mentions_members(filter: &Filter) -> bool {
 }
 
 impl Ctx<'_> {
+    /// The total and the requested page of a list query: an unfiltered, unsorted list is
+    /// paged by the backend, anything else is searched in the gateway.
+    async fn matching(&self, query: &ListQuery) -> Result<(u64, Vec<Value>), Error> {
+        match &query.filter {
+            None if query.sort_by.is_none() => self.page_through(query).await,
+            _ => self.search(query).await,
+        }
+    }
+
     /// A backend record as a SCIM resource, with members when asked for.
     pub(super) async fn resource_from(
         &self,
@@ -280,11 +354,37 @@ impl Ctx<'_> {
 /// compare case-insensitively unless the attribute is caseExact; the sort is stable, so
 /// equal keys keep the backend's order.
 fn sort_resources(
-    resources: &mut [Value],
+    resources: &mut Vec<Value>,
     by: &AttrPath,
     descending: bool,
     schema: &ResourceSchema,
 ) {
+    let keys = sort_keys(resources, by, schema);
+    let mut keyed: Vec<(Value, Option<SortKey>)> = resources.drain(..).zip(keys).collect();
+    keyed.sort_by(|a, b| compare_keys(&a.1, &b.1, descending));
+    resources.extend(keyed.into_iter().map(|(r, _)| r));
+}
+
+/// Orders two sort keys; a missing key goes last in both directions.
+fn compare_keys(a: &Option<SortKey>, b: &Option<SortKey>, descending: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => {
+            let ord = x.partial_cmp(y).unwrap_or(Ordering::Equal);
+            if descending {
+                ord.reverse()
+            } else {
+                ord
+            }
+        }
+    }
+}
+
+/// Each resource's sort key for `by` (`None`: no value, or an attribute the schema lacks).
+fn sort_keys(resources: &[Value], by: &AttrPath, schema: &ResourceSchema) -> Vec<Option<SortKey>> {
     let path = PatchPath {
         attr: by.clone(),
         filter: None,
@@ -305,7 +405,7 @@ fn sort_resources(
             schema,
         ) {
             Ok(t) => t,
-            Err(_) => return,
+            Err(_) => return vec![None; resources.len()],
         },
     };
     let case_exact = find_attribute(schema, &path)
@@ -333,25 +433,10 @@ fn sort_resources(
             _ => return None,
         })
     };
-    resources.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        match (ka, kb) {
-            (None, None) => std::cmp::Ordering::Equal,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (Some(x), Some(y)) => {
-                let ord = x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal);
-                if descending {
-                    ord.reverse()
-                } else {
-                    ord
-                }
-            }
-        }
-    });
+    resources.iter().map(key).collect()
 }
 
-#[derive(PartialEq, PartialOrd)]
+#[derive(Clone, PartialEq, PartialOrd)]
 enum SortKey {
     Number(f64),
     Text(String),

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 use crate::scim::schema::ERROR_SCHEMA;
 
-/// The `scimType` values of RFC 7644 Table 9.
+/// The `scimType` values of RFC 7644 Table 9, plus `tooLarge` for a bulk request past
+/// `maxOperations` or `maxPayloadSize` (413, RFC 7644 §3.7.4, whose example carries no
+/// scimType; the extra value tells clients which limit class they hit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
@@ -20,6 +22,7 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    TooLarge,
 }
 
 impl ScimType {
@@ -36,6 +39,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::TooLarge => "tooLarge",
         }
     }
 
@@ -52,6 +56,7 @@ impl ScimType {
             ScimType::InvalidValue,
             ScimType::InvalidVers,
             ScimType::Sensitive,
+            ScimType::TooLarge,
         ];
         all.into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(name))

@@ -48,7 +48,11 @@ pub async fn service_provider_config(
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://github.com/scimgate/scimgate#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": tenant.bulk.max_operations,
+            "maxPayloadSize": tenant.bulk.max_payload_bytes,
+        },
         "filter": {"supported": true, "maxResults": tenant.limits.max_count},
         "changePassword": {"supported": password},
         "sort": {"supported": true},

@@ -16,30 +16,60 @@ impl FromRequest<SharedTenant> for ScimBody {
     type Rejection = ScimError;
 
     async fn from_request(req: Request, tenant: &SharedTenant) -> Result<Self, Self::Rejection> {
-        check_media_type(req.headers())?;
         let limit = tenant.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| {
-                ScimError::new(
-                    413,
-                    format!("the request body is larger than the limit of {limit} bytes"),
-                )
-            })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ScimError::invalid_syntax(format!(
-                "the request body is not valid JSON (line {}, column {}): {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if !value.is_object() {
-            return Err(ScimError::invalid_syntax(
-                "the request body must be a JSON object",
-            ));
-        }
-        Ok(ScimBody(value))
+        read_json(req, limit, || {
+            ScimError::new(
+                413,
+                format!("the request body is larger than the limit of {limit} bytes"),
+            )
+        })
+        .await
+        .map(ScimBody)
     }
+}
+
+/// A `/Bulk` request body: like [`ScimBody`], bounded by `limits.bulk_max_payload_bytes`
+/// (the advertised `maxPayloadSize`) instead, with 413 `tooLarge` past it (RFC 7644 §3.7.4).
+pub struct BulkBody(pub Value);
+
+impl FromRequest<SharedTenant> for BulkBody {
+    type Rejection = ScimError;
+
+    async fn from_request(req: Request, tenant: &SharedTenant) -> Result<Self, Self::Rejection> {
+        let limit = tenant.bulk.max_payload_bytes;
+        read_json(req, limit, || {
+            crate::ops::too_large(format!(
+                "the bulk request is larger than maxPayloadSize ({limit} bytes)"
+            ))
+        })
+        .await
+        .map(BulkBody)
+    }
+}
+
+/// Reads a JSON object body of at most `limit` bytes.
+async fn read_json(
+    req: Request,
+    limit: usize,
+    too_large: impl FnOnce() -> ScimError,
+) -> Result<Value, ScimError> {
+    check_media_type(req.headers())?;
+    let bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| too_large())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ScimError::invalid_syntax(format!(
+            "the request body is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !value.is_object() {
+        return Err(ScimError::invalid_syntax(
+            "the request body must be a JSON object",
+        ));
+    }
+    Ok(value)
 }
 
 /// 415 unless the content type is SCIM or plain JSON (parameters such as charset allowed).

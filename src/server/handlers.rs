@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::extract::{query_pairs, ScimBody};
+use super::extract::{query_pairs, BulkBody, ScimBody};
 use super::SCIM_MEDIA_TYPE;
 use crate::error::Error;
 use crate::mapping::ResourceKind;
-use crate::ops::{self, Ctx};
+use crate::ops::{self, Ctx, Write, Written};
 use crate::scim::error::ScimError;
 use crate::scim::query::ListQuery;
 use crate::tenant::SharedTenant;
@@ -83,21 +83,39 @@ async fn list_response(
     Ok(scim_json(StatusCode::OK, &body))
 }
 
+/// `POST /{Resources}/.search`, or without a resource type `POST /.search` across Users
+/// and Groups (RFC 7644 §3.4.3).
 pub async fn search(
     State(tenant): State<SharedTenant>,
     headers: HeaderMap,
     body: Result<ScimBody, ScimError>,
-    kind: ResourceKind,
+    kind: Option<ResourceKind>,
 ) -> Result<Response, Error> {
     let ScimBody(body) = body?;
     let query = ListQuery::from_search_request(&body, &tenant.limits)?;
-    list_response(&tenant, &headers, kind, &query).await
+    match kind {
+        Some(kind) => list_response(&tenant, &headers, kind, &query).await,
+        None => {
+            // Each resource type gets its own context inside; User is only a placeholder.
+            let request = ctx(&tenant, &headers, ResourceKind::User);
+            let body = ops::search_all(&request, &query).await?;
+            Ok(scim_json(StatusCode::OK, &body))
+        }
+    }
 }
 
-/// `POST /.search` across all resource types: not offered (RFC 7644 §3.4.3 makes it
-/// optional; 501 tells clients to search per resource type instead).
-pub async fn root_search() -> ScimError {
-    ScimError::new(501, "searching across resource types is not supported; POST to /Users/.search or /Groups/.search")
+/// `POST /Bulk` (RFC 7644 §3.7): 200 with a BulkResponse whatever the operations' outcomes.
+pub async fn bulk(
+    State(tenant): State<SharedTenant>,
+    headers: HeaderMap,
+    body: Result<BulkBody, ScimError>,
+) -> Result<Response, Error> {
+    let BulkBody(body) = body?;
+    // Each operation gets its own resource type and `version`; the request's If-Match
+    // means nothing here.
+    let request = ctx(&tenant, &headers, ResourceKind::User);
+    let body = ops::bulk(&request, &body, &tenant.bulk).await?;
+    Ok(scim_json(StatusCode::OK, &body))
 }
 
 pub async fn get(
@@ -132,16 +150,7 @@ pub async fn create(
     kind: ResourceKind,
 ) -> Result<Response, Error> {
     let ScimBody(body) = body?;
-    let created = ops::create(&ctx(&tenant, &headers, kind), &body).await?;
-    let mut response = scim_json(StatusCode::CREATED, &created);
-    if let Some(location) = created
-        .pointer("/meta/location")
-        .and_then(Value::as_str)
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        response.headers_mut().insert(LOCATION, location);
-    }
-    Ok(response)
+    write(&tenant, &headers, kind, Write::Create(&body)).await
 }
 
 pub async fn replace(
@@ -152,8 +161,7 @@ pub async fn replace(
     kind: ResourceKind,
 ) -> Result<Response, Error> {
     let ScimBody(body) = body?;
-    let replaced = ops::replace(&ctx(&tenant, &headers, kind), &id, &body).await?;
-    Ok(scim_json(StatusCode::OK, &replaced))
+    write(&tenant, &headers, kind, Write::Replace(&id, &body)).await
 }
 
 pub async fn patch(
@@ -164,12 +172,7 @@ pub async fn patch(
     kind: ResourceKind,
 ) -> Result<Response, Error> {
     let ScimBody(body) = body?;
-    let patched = ops::patch(&ctx(&tenant, &headers, kind), &id, &body).await?;
-    // Entra expects 204 for group PATCH and does not need the (possibly huge) member list.
-    Ok(match kind {
-        ResourceKind::Group => StatusCode::NO_CONTENT.into_response(),
-        ResourceKind::User => scim_json(StatusCode::OK, &patched),
-    })
+    write(&tenant, &headers, kind, Write::Patch(&id, &body)).await
 }
 
 pub async fn delete(
@@ -178,8 +181,34 @@ pub async fn delete(
     Path(id): Path<String>,
     kind: ResourceKind,
 ) -> Result<Response, Error> {
-    ops::delete(&ctx(&tenant, &headers, kind), &id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    write(&tenant, &headers, kind, Write::Delete(&id)).await
+}
+
+/// Runs a write and answers with its status: the resource as the body (none for 204),
+/// `ETag`, and `Location` for a create.
+async fn write(
+    tenant: &SharedTenant,
+    headers: &HeaderMap,
+    kind: ResourceKind,
+    write: Write<'_>,
+) -> Result<Response, Error> {
+    let Written { status, resource } = ops::run(&ctx(tenant, headers, kind), write).await?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let resource = match resource {
+        Some(resource) if status != StatusCode::NO_CONTENT => resource,
+        _ => return Ok(status.into_response()),
+    };
+    let mut response = scim_json(status, &resource);
+    if status == StatusCode::CREATED {
+        if let Some(location) = resource
+            .pointer("/meta/location")
+            .and_then(Value::as_str)
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            response.headers_mut().insert(LOCATION, location);
+        }
+    }
+    Ok(response)
 }
 
 /// 404 for any path that is not a SCIM endpoint.

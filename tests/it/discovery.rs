@@ -70,6 +70,11 @@ async fn service_provider_config() {
     for key in ["bulk", "etag", "sort", "changePassword"] {
         assert!(spc[key]["supported"].is_boolean(), "{key}: {spc}");
     }
+    // The configured limits (config/default.yaml), advertised as enforced (tests/it/bulk.rs).
+    assert_eq!(
+        spc["bulk"],
+        json!({"supported": true, "maxOperations": 1000, "maxPayloadSize": 1048576})
+    );
     // The demo mapping maps a write-only password.
     assert_eq!(spc["changePassword"]["supported"], true);
     let schemes = spc["authenticationSchemes"].as_array().unwrap();

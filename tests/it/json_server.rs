@@ -1,6 +1,6 @@
-//! The Entra and Okta scenarios against a REAL json-server 0.17.4 (one process per test,
-//! fresh db.json), through `config/json-server.yaml`, plus what only json-server shows: the
-//! gateway's own uniqueness checks, `group_members` records, and the seeded users' mapping.
+//! The Entra, Okta and `/Bulk` scenarios against a REAL json-server 0.17.4 (one process per
+//! test, fresh db.json), through `config/json-server.yaml`, plus what only json-server shows:
+//! the gateway's own uniqueness checks, `group_members` records, and the seeded users' mapping.
 //! Only with `--features real-backends` (needs scripts/install-json-server.sh).
 
 use serde_json::{json, Value};
@@ -48,6 +48,10 @@ mod okta {
         import_paging,
         unlink_group,
     );
+}
+
+mod bulk {
+    bulk_scenarios!(crate::support::json_server::json_server_gateway);
 }
 
 /// GETs a json-server collection (e.g. `/users`), asserting 200.

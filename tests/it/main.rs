@@ -9,6 +9,8 @@
 #[macro_use]
 mod support;
 
+#[macro_use]
+mod bulk;
 mod discovery;
 mod entra;
 mod errors;

@@ -50,17 +50,3 @@ async fn search_request_errors_are_scim_errors() {
     assert_eq!(wrong_schema.status, 400, "{}", wrong_schema.text);
     assert_eq!(wrong_schema.scim_type(), Some("invalidSyntax"));
 }
-
-#[tokio::test]
-async fn root_search_is_not_offered() {
-    let gw = Gateway::demo().await;
-    let r = gw
-        .scim
-        .post("/.search", &json!({"schemas": [SEARCH]}))
-        .await;
-    assert_eq!(r.status, 501, "{}", r.text);
-    assert_eq!(
-        r.json["schemas"][0],
-        "urn:ietf:params:scim:api:messages:2.0:Error"
-    );
-}
