@@ -1,14 +1,16 @@
-//! The command line: `demo`, `serve` and `check`.
+//! The command line: `demo`, `serve`, `check` and `translate`.
 //!
-//! Parsed by hand: four subcommands with a handful of flags do not earn a parser dependency.
+//! Parsed by hand: a few subcommands with a handful of flags do not earn a parser dependency.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::{self, Overrides};
 use crate::demo::{DemoDirectory, Store};
-use crate::startup::build_tenant;
-use crate::tenant::SharedTenant;
+use crate::metrics::Metrics;
+use crate::reload::Live;
+use crate::startup::build_tenants;
 
 /// Exit code for bad usage or configuration (EX_USAGE / EX_CONFIG style).
 pub const EXIT_CONFIG: i32 = 64;
@@ -25,6 +27,15 @@ USAGE:
   scimgate check --config FILE [--token TOKEN] [--mappings DIR]
       Validates the config and every mapping file; prints all problems. A token is
       required as for serve (tokens often come from the environment or a Secret).
+  scimgate translate --config FILE [--tenant NAME] [--record FILE] [--body FILE] METHOD PATH
+      Prints the backend calls one SCIM request would make, without sending them. PATH is
+      relative to the tenant's base path (/Users?filter=...); the body of POST, PUT and
+      PATCH is read from --body or stdin. --record FILE is the directory's current record
+      (as its by-id GET returns it) that PUT, PATCH, GET and DELETE of PATH's id read;
+      without it that read answers a record holding only its id.
+
+With a tenants: list in the config, --token, --backend-url and --mappings apply to the
+tenant --tenant NAME names. SIGHUP reloads the config file and every mapping (serve, demo).
 
 Flags override the config file and SCIMGATE__* environment variables
 (SCIMGATE__LISTEN, SCIMGATE__AUTH__TOKENS, SCIMGATE__BACKEND__URL, ...).
@@ -42,6 +53,11 @@ struct Args {
     tokens: Vec<String>,
     backend_url: Option<String>,
     mappings: Option<String>,
+    tenant: Option<String>,
+    record: Option<PathBuf>,
+    body: Option<PathBuf>,
+    /// Arguments that are not flags (translate's METHOD and PATH).
+    positional: Vec<String>,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
@@ -66,6 +82,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--token" => args.tokens.push(value()?),
             "--backend-url" => args.backend_url = Some(value()?),
             "--mappings" => args.mappings = Some(value()?),
+            "--tenant" => args.tenant = Some(value()?),
+            "--record" => args.record = Some(PathBuf::from(value()?)),
+            "--body" => args.body = Some(PathBuf::from(value()?)),
+            other if !other.starts_with('-') || other == "-" => args.positional.push(flag.clone()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -93,7 +113,14 @@ pub async fn run(argv: Vec<String>) -> i32 {
             return EXIT_CONFIG;
         }
     };
+    if args.command != "translate" {
+        if let Some(extra) = args.positional.first() {
+            eprintln!("error: unexpected argument {extra:?}\n\n{USAGE}");
+            return EXIT_CONFIG;
+        }
+    }
     match args.command.as_str() {
+        "translate" => translate_command(args).await,
         "demo" => demo(args).await,
         "serve" => serve(args).await,
         "check" => check(args),
@@ -118,6 +145,7 @@ fn overrides(args: &Args) -> Overrides {
         tokens: args.tokens.clone(),
         backend_url: args.backend_url.clone(),
         mappings: args.mappings.clone(),
+        tenant: args.tenant.clone(),
     }
 }
 
@@ -129,25 +157,89 @@ fn check(args: Args) -> i32 {
         Ok(l) => l,
         Err(problems) => return report(&problems),
     };
-    match build_tenant(&loaded) {
-        Ok(tenant) => {
-            println!(
-                "ok: {} and the mappings in {} are valid ({} User and {} Group attributes mapped)",
-                file.display(),
-                loaded.mappings_dir().display(),
-                tenant.mappings.users.attributes.len(),
-                tenant.mappings.groups.attributes.len()
-            );
+    let metrics = match Metrics::new() {
+        Ok(m) => Arc::new(m),
+        Err(e) => return report(&[format!("metrics: {e}")]),
+    };
+    match build_tenants(&loaded, metrics, &[]) {
+        Ok(tenants) => {
+            for (tenant, settings) in tenants.iter().zip(&loaded.tenants) {
+                println!(
+                    "ok: tenant {} at {}: the mappings in {} are valid ({} User and {} Group attributes mapped)",
+                    tenant.name,
+                    tenant.base_path,
+                    loaded.mappings_dir_of(settings).display(),
+                    tenant.mappings.users.attributes.len(),
+                    tenant.mappings.groups.attributes.len()
+                );
+            }
+            println!("ok: {} is valid", file.display());
             0
         }
         Err(problems) => report(&problems),
     }
 }
 
-/// A loaded configuration with its tenant and bound listeners.
+async fn translate_command(args: Args) -> i32 {
+    let Some(file) = &args.config else {
+        return report(&["translate needs --config FILE".into()]);
+    };
+    let [method, path] = args.positional.as_slice() else {
+        return report(&["translate needs METHOD and PATH, e.g. translate --config c.yaml POST /Users < body.json".into()]);
+    };
+    let Ok(method) = method.to_ascii_uppercase().parse::<hyper::Method>() else {
+        return report(&[format!("translate: {method:?} is not an HTTP method")]);
+    };
+    let body = if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
+        let read = match &args.body {
+            Some(f) if f.as_os_str() != "-" => {
+                std::fs::read(f).map_err(|e| format!("--body: cannot read {}: {e}", f.display()))
+            }
+            _ => {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                    .map(|_| buf)
+                    .map_err(|e| format!("cannot read the body from stdin: {e}"))
+            }
+        };
+        match read {
+            Ok(b) => Some(b),
+            Err(e) => return report(&[e]),
+        }
+    } else {
+        None
+    };
+    let record = match &args.record {
+        None => None,
+        Some(f) => match std::fs::read(f).map_err(|e| e.to_string()).and_then(|b| {
+            serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
+        }) {
+            Ok(v) => Some(v),
+            Err(e) => return report(&[format!("--record {}: {e}", f.display())]),
+        },
+    };
+    let loaded = match config::load(Some(file), &overrides(&args)) {
+        Ok(l) => l,
+        Err(problems) => return report(&problems),
+    };
+    let request = crate::translate::ScimRequest {
+        method,
+        path: path.clone(),
+        body,
+        record,
+    };
+    match crate::translate::translate(&loaded, args.tenant.as_deref(), request).await {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(problems) => report(&problems),
+    }
+}
+
+/// A loaded configuration with its live tenant set and bound listeners.
 struct Started {
-    loaded: config::Loaded,
-    tenant: SharedTenant,
+    live: Arc<Live>,
     listener: tokio::net::TcpListener,
     /// `None` when `admin_listen` is empty.
     admin: Option<tokio::net::TcpListener>,
@@ -160,7 +252,8 @@ async fn start(
 ) -> Result<Started, Vec<String>> {
     let loaded = config::load(file, overrides)?;
     crate::trace::init(&loaded.settings.log.format, &loaded.settings.log.level);
-    let tenant = build_tenant(&loaded)?;
+    let metrics = Arc::new(Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?);
+    let tenants = build_tenants(&loaded, metrics.clone(), &[])?;
     let listener = tokio::net::TcpListener::bind(&loaded.settings.listen)
         .await
         .map_err(|e| {
@@ -179,9 +272,9 @@ async fn start(
                 .map_err(|e| vec![format!("admin_listen: cannot bind {admin_addr}: {e}")])?,
         )
     };
+    let live = Live::new(loaded, tenants, metrics.clone(), overrides.clone());
     Ok(Started {
-        loaded,
-        tenant,
+        live,
         listener,
         admin,
     })
@@ -195,8 +288,12 @@ async fn serve(args: Args) -> i32 {
         Ok(started) => started,
         Err(problems) => return report(&problems),
     };
-    let s = &started.loaded.settings;
-    tracing::info!(addr = %s.listen, admin = %s.admin_listen, backend = %s.backend.url, "Serving SCIM.");
+    let loaded = started.live.loaded();
+    let s = &loaded.settings;
+    for t in &loaded.tenants {
+        tracing::info!(tenant = %t.name, base_path = %t.base_path, backend = %t.backend.url, "Tenant loaded.");
+    }
+    tracing::info!(addr = %s.listen, admin = %s.admin_listen, "Serving SCIM.");
     run_until_signal(started).await
 }
 
@@ -231,6 +328,7 @@ async fn demo(args: Args) -> i32 {
         tokens,
         backend_url: Some(format!("http://{dir_addr}")),
         mappings: Some(args.mappings.clone().unwrap_or_else(default_demo_mappings)),
+        tenant: args.tenant.clone(),
     };
     let started = match start(args.config.as_deref(), &overrides).await {
         Ok(started) => started,
@@ -240,17 +338,14 @@ async fn demo(args: Args) -> i32 {
         .listener
         .local_addr()
         .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
-    let base = format!("http://{addr}{}", started.loaded.settings.base_path);
+    let loaded = started.live.loaded();
+    let Some(tenant) = loaded.tenants.first() else {
+        return report(&["demo: no tenant configured".into()]);
+    };
+    let base = format!("http://{addr}{}", tenant.base_path);
     println!("scimgate demo is running.");
     println!("  SCIM base URL (Tenant URL): {base}");
-    let token = started
-        .loaded
-        .settings
-        .auth
-        .tokens
-        .first()
-        .cloned()
-        .unwrap_or_default();
+    let token = tenant.auth.tokens.first().cloned().unwrap_or_default();
     println!("  Secret Token:               {token}");
     println!("  Example directory API:      http://{dir_addr}/api/users");
     if let Some(admin) = started.admin.as_ref().and_then(|l| l.local_addr().ok()) {
@@ -289,28 +384,27 @@ fn random_token() -> String {
         .collect()
 }
 
-/// Serves SCIM (and the admin endpoints) until SIGTERM/Ctrl-C, then drains in-flight
-/// requests for at most `shutdown_timeout`. Exit code 0 after a signal, 1 if serving failed.
+/// Serves SCIM (and the admin endpoints) until SIGTERM/Ctrl-C, reloading on SIGHUP, then
+/// drains in-flight requests for at most `shutdown_timeout`. Exit code 0 after a signal, 1
+/// if serving failed.
 async fn run_until_signal(started: Started) -> i32 {
     let Started {
-        loaded,
-        tenant,
+        live,
         listener,
         admin,
     } = started;
+    let loaded = live.loaded();
     let grace = config::parse_duration(&loaded.settings.shutdown_timeout).unwrap_or_default();
     let drain = config::parse_duration(&loaded.settings.shutdown_drain).unwrap_or_default();
-    let tenants = vec![tenant.clone()];
+    tokio::spawn(crate::reload::reload_on_sighup(live.clone()));
     // One signal, two listeners: a watch channel lets both wait for it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let draining = tenants.clone();
+    let draining = live.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         // Keep serving while readiness fails: closing the listener at once would reset
         // the connections already queued in its backlog.
-        for t in &draining {
-            t.draining.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
+        draining.start_draining();
         tokio::time::sleep(drain).await;
         tracing::info!("Drain over: closing listeners, waiting for in-flight requests.");
         let _ = stop.send(true);
@@ -319,7 +413,7 @@ async fn run_until_signal(started: Started) -> i32 {
         let _ = rx.wait_for(|stopped| *stopped).await;
     };
     if let Some(admin) = admin {
-        let router = crate::server::admin::app(tenant.metrics.clone(), &tenants);
+        let router = live.admin_router();
         let stop = on_stop(stopped.clone());
         tokio::spawn(async move {
             if let Err(e) = crate::server::serve(admin, router, stop).await {
@@ -327,7 +421,7 @@ async fn run_until_signal(started: Started) -> i32 {
             }
         });
     }
-    let router = crate::server::app(&tenants);
+    let router = live.scim_router();
     let limits = crate::server::listener::InboundLimits::from_settings(&loaded.settings.limits);
     match crate::server::listener::serve_with_limits(
         listener,

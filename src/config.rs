@@ -31,7 +31,33 @@ pub struct Settings {
     pub dialect: DialectOptions,
     pub log: LogSettings,
     pub cache: CacheSettings,
+    /// Several tenants in one process, each laid over the top-level sections (see
+    /// [`TenantSettings`]); empty: the top-level keys describe the one tenant.
+    pub tenants: Vec<serde_json::Value>,
 }
+
+/// Everything one tenant is built from. In the single-tenant form these are the top-level
+/// keys; each `tenants:` entry is laid over the top-level `backend`, `limits`, `dialect` and
+/// `cache` sections (objects merge key by key), so a key added to those sections applies per
+/// tenant too. `name`, `base_path`, `mappings` and `auth` are never inherited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Name in logs and in the `tenant` label of every metric.
+    pub name: String,
+    pub base_path: String,
+    #[serde(default)]
+    pub public_url: String,
+    pub mappings: String,
+    pub auth: AuthSettings,
+    pub backend: BackendSettings,
+    pub limits: LimitSettings,
+    pub dialect: DialectOptions,
+    pub cache: CacheSettings,
+}
+
+/// The name of the implicit tenant of the single-tenant form.
+pub const DEFAULT_TENANT: &str = "default";
 
 /// The lookup cache (by-id records and group membership).
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +73,9 @@ pub struct CacheSettings {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
+    #[serde(default)]
     pub tokens: Vec<String>,
+    #[serde(default)]
     pub token_files: Vec<String>,
 }
 
@@ -221,24 +249,68 @@ pub struct Overrides {
     pub tokens: Vec<String>,
     pub backend_url: Option<String>,
     pub mappings: Option<String>,
+    /// With `tenants:`, the tenant that `tokens`, `backend_url` and `mappings` apply to.
+    pub tenant: Option<String>,
+}
+
+impl Overrides {
+    /// Whether any flag changes a tenant's settings.
+    fn touches_tenant(&self) -> bool {
+        !self.tokens.is_empty() || self.backend_url.is_some() || self.mappings.is_some()
+    }
+
+    fn apply(&self, tenant: &mut TenantSettings) {
+        if let Some(url) = &self.backend_url {
+            tenant.backend.url = url.clone();
+        }
+        if let Some(m) = &self.mappings {
+            tenant.mappings = m.clone();
+        }
+        tenant.auth.tokens.extend(self.tokens.iter().cloned());
+    }
 }
 
 /// Where the settings came from, for resolving relative paths.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The process-wide settings (listeners, shutdown, logging) and the top-level sections.
     pub settings: Settings,
+    /// The tenants to serve: the `tenants:` entries, or the one implicit `default` tenant.
+    pub tenants: Vec<TenantSettings>,
+    /// Whether the config uses the `tenants:` list (problems then name the tenant).
+    pub multi_tenant: bool,
     /// Folder of the config file (relative paths in it are relative to this).
     pub base_dir: PathBuf,
+    /// The config file, if any (reloads read it again).
+    pub file: Option<PathBuf>,
 }
 
 impl Loaded {
-    /// The mapping folder as an absolute-or-cwd-relative path.
+    /// The first tenant's mapping folder (the only one in the single-tenant form).
     pub fn mappings_dir(&self) -> PathBuf {
-        let p = Path::new(&self.settings.mappings);
+        self.tenants
+            .first()
+            .map(|t| self.mappings_dir_of(t))
+            .unwrap_or_else(|| self.base_dir.clone())
+    }
+
+    /// A tenant's mapping folder as an absolute-or-cwd-relative path.
+    pub fn mappings_dir_of(&self, tenant: &TenantSettings) -> PathBuf {
+        let p = Path::new(&tenant.mappings);
         if p.is_absolute() {
             p.to_owned()
         } else {
             self.base_dir.join(p)
+        }
+    }
+
+    /// How problems with a tenant's key are prefixed: nothing in the single-tenant form,
+    /// `tenants.NAME.` with `tenants:`.
+    pub fn key_prefix(&self, tenant: &TenantSettings) -> String {
+        if self.multi_tenant {
+            format!("tenants.{}.", tenant.name)
+        } else {
+            String::new()
         }
     }
 }
@@ -262,43 +334,147 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Loaded, Vec<St
             .with_list_parse_key("auth.token_files")
             .try_parsing(true),
     );
-    let mut settings: Settings =
-        builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| {
-                vec![format!(
-                    "{}: {e}",
-                    file.map(|f| f.display().to_string())
-                        .unwrap_or("settings".into())
-                )]
-            })?;
+    let source = file
+        .map(|f| f.display().to_string())
+        .unwrap_or("settings".into());
+    let built = builder
+        .build()
+        .map_err(|e| vec![format!("{source}: {e}")])?;
+    let mut settings: Settings = built
+        .clone()
+        .try_deserialize()
+        .map_err(|e| vec![format!("{source}: {e}")])?;
     if let Some(listen) = &overrides.listen {
         settings.listen = listen.clone();
     }
     if let Some(admin) = &overrides.admin_listen {
         settings.admin_listen = admin.clone();
     }
-    if let Some(url) = &overrides.backend_url {
-        settings.backend.url = url.clone();
-    }
-    if let Some(m) = &overrides.mappings {
-        settings.mappings = m.clone();
-    }
-    settings
-        .auth
-        .tokens
-        .extend(overrides.tokens.iter().cloned());
     let base_dir = file
         .and_then(Path::parent)
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("."));
-    let loaded = Loaded { settings, base_dir };
+    let multi_tenant = !settings.tenants.is_empty();
+    let tenants = if multi_tenant {
+        tenant_entries(&built, &settings, overrides)?
+    } else {
+        if let Some(name) = &overrides.tenant {
+            if name != DEFAULT_TENANT {
+                return Err(vec![format!(
+                    "--tenant {name}: the config has no tenants: list (its one tenant is {DEFAULT_TENANT})"
+                )]);
+            }
+        }
+        let mut implicit = TenantSettings {
+            name: DEFAULT_TENANT.into(),
+            base_path: settings.base_path.clone(),
+            public_url: settings.public_url.clone(),
+            mappings: settings.mappings.clone(),
+            auth: settings.auth.clone(),
+            backend: settings.backend.clone(),
+            limits: settings.limits.clone(),
+            dialect: settings.dialect,
+            cache: settings.cache.clone(),
+        };
+        overrides.apply(&mut implicit);
+        // The top-level view stays what the one tenant runs with.
+        settings.backend = implicit.backend.clone();
+        settings.mappings = implicit.mappings.clone();
+        settings.auth = implicit.auth.clone();
+        vec![implicit]
+    };
+    let loaded = Loaded {
+        settings,
+        tenants,
+        multi_tenant,
+        base_dir,
+        file: file.map(Path::to_owned),
+    };
     let problems = validate(&loaded);
     if problems.is_empty() {
         Ok(loaded)
     } else {
         Err(problems)
+    }
+}
+
+/// The `tenants:` entries, each laid over the top-level sections, with the flags applied to
+/// the tenant `--tenant` names.
+fn tenant_entries(
+    built: &config::Config,
+    settings: &Settings,
+    overrides: &Overrides,
+) -> Result<Vec<TenantSettings>, Vec<String>> {
+    let mut problems = Vec::new();
+    if !settings.mappings.is_empty() {
+        problems.push("mappings: with tenants:, each tenant names its own mappings".into());
+    }
+    if !settings.auth.tokens.is_empty() || !settings.auth.token_files.is_empty() {
+        problems.push(
+            "auth: with tenants:, tokens are set per tenant (a token identifies one tenant)".into(),
+        );
+    }
+    let mut inherited = serde_json::Map::new();
+    for section in ["backend", "limits", "dialect", "cache"] {
+        match built.get::<serde_json::Value>(section) {
+            Ok(value) => {
+                inherited.insert(section.into(), value);
+            }
+            Err(e) => problems.push(format!("{section}: {e}")),
+        }
+    }
+    let mut tenants = Vec::new();
+    for (i, entry) in settings.tenants.iter().enumerate() {
+        let label = entry
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| format!("tenants[{i}]"), |n| format!("tenants.{n}"));
+        if !entry.is_object() {
+            problems.push(format!("{label}: each tenant is a map of keys"));
+            continue;
+        }
+        let mut merged = serde_json::Value::Object(inherited.clone());
+        merge(&mut merged, entry.clone());
+        match serde_json::from_value::<TenantSettings>(merged) {
+            Ok(tenant) => tenants.push(tenant),
+            Err(e) => problems.push(format!("{label}: {e}")),
+        }
+    }
+    match &overrides.tenant {
+        Some(name) => match tenants.iter_mut().find(|t| &t.name == name) {
+            Some(tenant) => overrides.apply(tenant),
+            None if problems.is_empty() => {
+                problems.push(format!("--tenant {name}: no tenant of that name"))
+            }
+            None => {}
+        },
+        None if overrides.touches_tenant() => problems.push(
+            "--token, --backend-url and --mappings need --tenant NAME when the config has tenants:"
+                .into(),
+        ),
+        None => {}
+    }
+    if problems.is_empty() {
+        Ok(tenants)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Lays `over` onto `base`: objects merge key by key, anything else replaces.
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (key, value) in o {
+                match b.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        b.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
     }
 }
 
@@ -318,64 +494,21 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
             s.admin_listen
         ));
     }
-    if !s.base_path.starts_with('/') || s.base_path.ends_with('/') && s.base_path.len() > 1 {
-        problems.push(format!(
-            "base_path: {:?} must start with / and not end with /",
-            s.base_path
-        ));
-    }
-    let url_ok = s.public_url.starts_with("http://") || s.public_url.starts_with("https://");
-    if !s.public_url.is_empty() && !url_ok {
-        problems.push(format!(
-            "public_url: {:?} must be an http(s) URL",
-            s.public_url
-        ));
-    }
-    if s.mappings.is_empty() {
-        problems.push("mappings: the folder with users.yaml and groups.yaml is required".into());
-    }
-    if !s.backend.url.starts_with("http://") {
-        problems.push(format!(
-            "backend.url: {:?} must start with http://",
-            s.backend.url
-        ));
-    }
     for (key, value) in [
-        ("backend.timeout", &s.backend.timeout),
-        ("backend.connect_timeout", &s.backend.connect_timeout),
         ("shutdown_timeout", &s.shutdown_timeout),
         ("shutdown_drain", &s.shutdown_drain),
         ("limits.header_read_timeout", &s.limits.header_read_timeout),
-        ("limits.request_timeout", &s.limits.request_timeout),
-        ("limits.body_read_timeout", &s.limits.body_read_timeout),
         ("limits.idle_timeout", &s.limits.idle_timeout),
-        ("backend.retry.backoff_base", &s.backend.retry.backoff_base),
-        ("backend.retry.backoff_max", &s.backend.retry.backoff_max),
-        (
-            "backend.retry.budget_window",
-            &s.backend.retry.budget_window,
-        ),
-        ("backend.breaker.window", &s.backend.breaker.window),
-        ("backend.breaker.cooldown", &s.backend.breaker.cooldown),
-        ("cache.ttl", &s.cache.ttl),
-        ("cache.idle", &s.cache.idle),
     ] {
-        if parse_duration(value).is_none() {
-            problems.push(format!(
-                "{key}: {value:?} is not a duration like 10s or 500ms"
-            ));
-        }
+        problems.extend(duration_problem(key, value));
     }
-    for (name, value) in &s.backend.headers {
-        if let Err(e) = resolve_secret(value) {
-            problems.push(format!("backend.headers.{name}: {e}"));
-        }
+    // The listener is shared by every tenant: its limits are process-wide.
+    // hyper's smallest read buffer; a head must fit in it.
+    if s.limits.max_header_bytes < 8192 {
+        problems.push("limits.max_header_bytes: must be at least 8192".into());
     }
-    problems.extend(crate::backend::auth::validate(&s.backend.auth));
-    for file in &s.auth.token_files {
-        if let Err(e) = std::fs::read_to_string(file) {
-            problems.push(format!("auth.token_files: cannot read {file}: {e}"));
-        }
+    if s.limits.max_connections == 0 {
+        problems.push("limits.max_connections: must be at least 1".into());
     }
     if !matches!(s.log.format.as_str(), "auto" | "json" | "text") {
         problems.push(format!(
@@ -383,31 +516,95 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
             s.log.format
         ));
     }
-    let l = &s.limits;
+    for tenant in &loaded.tenants {
+        problems.extend(
+            validate_tenant(tenant)
+                .into_iter()
+                .map(|p| format!("{}{p}", loaded.key_prefix(tenant))),
+        );
+    }
+    problems.extend(tenant_set_problems(&loaded.tenants));
+    problems
+}
+
+fn duration_problem(key: &str, value: &str) -> Option<String> {
+    parse_duration(value)
+        .is_none()
+        .then(|| format!("{key}: {value:?} is not a duration like 10s or 500ms"))
+}
+
+/// Problems with one tenant's settings, keys relative to the tenant.
+fn validate_tenant(t: &TenantSettings) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !t.base_path.starts_with('/') || t.base_path.ends_with('/') && t.base_path.len() > 1 {
+        problems.push(format!(
+            "base_path: {:?} must start with / and not end with /",
+            t.base_path
+        ));
+    }
+    let url_ok = t.public_url.starts_with("http://") || t.public_url.starts_with("https://");
+    if !t.public_url.is_empty() && !url_ok {
+        problems.push(format!(
+            "public_url: {:?} must be an http(s) URL",
+            t.public_url
+        ));
+    }
+    if t.mappings.is_empty() {
+        problems.push("mappings: the folder with users.yaml and groups.yaml is required".into());
+    }
+    if !t.backend.url.starts_with("http://") {
+        problems.push(format!(
+            "backend.url: {:?} must start with http://",
+            t.backend.url
+        ));
+    }
+    for (key, value) in [
+        ("backend.timeout", &t.backend.timeout),
+        ("backend.connect_timeout", &t.backend.connect_timeout),
+        ("limits.request_timeout", &t.limits.request_timeout),
+        ("limits.body_read_timeout", &t.limits.body_read_timeout),
+        ("backend.retry.backoff_base", &t.backend.retry.backoff_base),
+        ("backend.retry.backoff_max", &t.backend.retry.backoff_max),
+        (
+            "backend.retry.budget_window",
+            &t.backend.retry.budget_window,
+        ),
+        ("backend.breaker.window", &t.backend.breaker.window),
+        ("backend.breaker.cooldown", &t.backend.breaker.cooldown),
+        ("cache.ttl", &t.cache.ttl),
+        ("cache.idle", &t.cache.idle),
+    ] {
+        problems.extend(duration_problem(key, value));
+    }
+    for (name, value) in &t.backend.headers {
+        if let Err(e) = resolve_secret(value) {
+            problems.push(format!("backend.headers.{name}: {e}"));
+        }
+    }
+    problems.extend(crate::backend::auth::validate(&t.backend.auth));
+    for file in &t.auth.token_files {
+        if let Err(e) = std::fs::read_to_string(file) {
+            problems.push(format!("auth.token_files: cannot read {file}: {e}"));
+        }
+    }
+    let l = &t.limits;
     if l.max_page_size == 0 || l.default_page_size == 0 || l.default_page_size > l.max_page_size {
         problems.push("limits: default_page_size must be between 1 and max_page_size".into());
     }
-    if s.cache.enabled && s.cache.capacity == 0 {
+    if t.cache.enabled && t.cache.capacity == 0 {
         problems.push("cache.capacity: must be at least 1 (or set cache.enabled: false)".into());
     }
     if l.max_body_bytes < 1024 {
         problems.push("limits.max_body_bytes: must be at least 1024".into());
     }
-    // hyper's smallest read buffer; a head must fit in it.
-    if l.max_header_bytes < 8192 {
-        problems.push("limits.max_header_bytes: must be at least 8192".into());
-    }
-    if l.max_connections == 0 {
-        problems.push("limits.max_connections: must be at least 1".into());
-    }
-    let r = &s.backend.retry;
+    let r = &t.backend.retry;
     if r.attempts == 0 {
         problems.push("backend.retry.attempts: must be at least 1 (1 = no retries)".into());
     }
     if !(0.0..=1.0).contains(&r.budget_ratio) {
         problems.push("backend.retry.budget_ratio: must be between 0 and 1".into());
     }
-    let b = &s.backend.breaker;
+    let b = &t.backend.breaker;
     if b.enabled && b.consecutive_failures == 0 {
         problems.push("backend.breaker.consecutive_failures: must be at least 1".into());
     }
@@ -421,6 +618,64 @@ pub fn validate(loaded: &Loaded) -> Vec<String> {
         problems.push("limits.bulk_max_payload_bytes: must be at least 1024".into());
     }
     problems
+}
+
+/// Problems between tenants: names and base paths must tell tenants apart. (Shared tokens
+/// are found by `startup`, where token files have been read.)
+fn tenant_set_problems(tenants: &[TenantSettings]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, a) in tenants.iter().enumerate() {
+        let label_safe = !a.name.is_empty()
+            && a.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !label_safe {
+            problems.push(format!(
+                "tenants.{}.name: {:?} must be letters, digits, - or _ (it is a metric label)",
+                a.name, a.name
+            ));
+        }
+        for b in &tenants[i + 1..] {
+            if a.name == b.name {
+                problems.push(format!(
+                    "tenants.{}: two tenants have this name (names must be unique)",
+                    a.name
+                ));
+            }
+            if a.base_path == b.base_path {
+                problems.push(format!(
+                    "tenants.{}.base_path: {:?} is also the base path of tenant {}",
+                    b.name, b.base_path, a.name
+                ));
+            } else if let Some((outer, inner)) = nested(a, b) {
+                problems.push(format!(
+                    "tenants.{}.base_path: {:?} lies inside {:?}, the base path of tenant {} (base paths must not overlap)",
+                    inner.name, inner.base_path, outer.base_path, outer.name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// `(outer, inner)` when one tenant's base path lies under the other's.
+fn nested<'t>(
+    a: &'t TenantSettings,
+    b: &'t TenantSettings,
+) -> Option<(&'t TenantSettings, &'t TenantSettings)> {
+    let under = |inner: &str, outer: &str| {
+        outer == "/"
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    if under(&b.base_path, &a.base_path) {
+        Some((a, b))
+    } else if under(&a.base_path, &b.base_path) {
+        Some((b, a))
+    } else {
+        None
+    }
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h`.
@@ -474,6 +729,7 @@ mod tests {
                 tokens: vec!["t".into()],
                 backend_url: Some("http://127.0.0.1:1".into()),
                 mappings: Some("mappings/demo".into()),
+                tenant: None,
             },
         )
         .unwrap();
@@ -500,8 +756,8 @@ mod tests {
         .unwrap();
         assert_eq!(loaded.settings.admin_listen, "127.0.0.1:9090");
         loaded.settings.admin_listen = "nowhere".into();
-        loaded.settings.cache.ttl = "forever".into();
-        loaded.settings.cache.capacity = 0;
+        loaded.tenants[0].cache.ttl = "forever".into();
+        loaded.tenants[0].cache.capacity = 0;
         loaded.settings.shutdown_timeout = "soon".into();
         let problems = validate(&loaded);
         assert_eq!(problems.len(), 4, "{problems:?}");
@@ -518,7 +774,7 @@ mod tests {
         )
         .unwrap();
         loaded.settings.listen = "nowhere".into();
-        loaded.settings.backend.timeout = "soon".into();
+        loaded.tenants[0].backend.timeout = "soon".into();
         loaded.settings.log.format = "xml".into();
         let problems = validate(&loaded);
         assert_eq!(problems.len(), 3, "{problems:?}");
@@ -538,10 +794,11 @@ mod tests {
         .unwrap();
         assert_eq!(loaded.settings.backend.retry.attempts, 3);
         assert!(loaded.settings.backend.breaker.enabled);
-        loaded.settings.backend.retry.attempts = 0;
-        loaded.settings.backend.retry.budget_ratio = 2.0;
-        loaded.settings.backend.breaker.cooldown = "a while".into();
-        loaded.settings.limits.request_timeout = "soon".into();
+        let tenant = &mut loaded.tenants[0];
+        tenant.backend.retry.attempts = 0;
+        tenant.backend.retry.budget_ratio = 2.0;
+        tenant.backend.breaker.cooldown = "a while".into();
+        tenant.limits.request_timeout = "soon".into();
         loaded.settings.limits.max_connections = 0;
         loaded.settings.limits.max_header_bytes = 100;
         let problems = validate(&loaded);

@@ -15,8 +15,10 @@
 //! 3. Any failure is an [`error::Error`]; `error.rs` is the one place that turns it into a
 //!    SCIM error response (RFC 7644 §3.12).
 //!
-//! [`config`] layers settings (defaults → file → `SCIMGATE__*` environment → flags),
-//! [`startup`] builds tenants from them, and [`cli`] offers `demo`, `serve` and `check`.
+//! [`config`] layers settings (defaults → file → `SCIMGATE__*` environment → flags; one
+//! tenant or a `tenants:` list), [`startup`] builds tenants from them, [`reload`] swaps the
+//! live tenant set on SIGHUP, and [`cli`] offers `demo`, `serve`, `check` and `translate`
+//! (which runs one request against [`translate`]'s recording stand-in for the backend).
 //! [`demo`] is the bundled example directory that `scimgate demo` fronts.
 //!
 //! Operating it: [`metrics`] defines every Prometheus family (served with `/livez` and
@@ -39,9 +41,11 @@ pub mod locks;
 pub mod mapping;
 pub mod metrics;
 pub mod ops;
+pub mod reload;
 pub mod scim;
 pub mod server;
 pub mod shed;
 pub mod startup;
 pub mod tenant;
 pub mod trace;
+pub mod translate;

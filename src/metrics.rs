@@ -48,6 +48,8 @@ pub struct Metrics {
     pub shed: IntCounterVec,
     /// `scimgate_build_info{version}`, always 1.
     pub build_info: IntGaugeVec,
+    /// `scimgate_config_reloads_total{result}`: `success` or `failure` (old set kept).
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -136,12 +138,20 @@ impl Metrics {
                 "Always 1; the version label says which build is running.",
                 &["version"],
             )?,
+            config_reloads: counter(
+                "scimgate_config_reloads_total",
+                "Reloads of config and mappings (SIGHUP), by result; failure = the old tenant set kept serving.",
+                &["result"],
+            )?,
             registry,
         };
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        for result in ["success", "failure"] {
+            metrics.config_reloads.with_label_values(&[result]);
+        }
         Ok(metrics)
     }
 

@@ -109,8 +109,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Sends one rendered request to the backend through the circuit breaker, with retries
-    /// where safe, within the request's deadline. Every backend call passes here.
+    /// where safe, within the request's deadline. Every backend call passes here; under
+    /// `scimgate translate` a recorder answers instead of the backend.
     async fn call_backend(&self, request: &BackendRequest) -> Result<BackendResponse, Error> {
+        if let Some(recorder) = &self.tenant.recorder {
+            return Ok(recorder.answer(&self.tenant.mappings, self.kind, request));
+        }
         let tenant = self.tenant;
         let result = tenant
             .resilience
@@ -568,7 +572,7 @@ fn link_path(base: &str, link: &str) -> Option<String> {
 }
 
 /// Renders a mapped call into a request.
-fn render_call(
+pub(crate) fn render_call(
     call: &Call,
     vars: &dyn Vars,
     extra_query: &[(String, String)],

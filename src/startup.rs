@@ -1,5 +1,6 @@
 //! From validated settings to running tenants: load mappings, read token files, build the
-//! backend client. Every problem is collected so `check` and start-up report them together.
+//! backend clients. Every problem is collected so `check`, start-up and reloads report them
+//! together.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::backend::breaker::BreakerOptions;
 use crate::backend::retry::RetryOptions;
 use crate::backend::{BackendClient, Resilience};
 use crate::cache::{CacheOptions, LookupCache};
-use crate::config::{parse_duration, resolve_secret, Loaded};
+use crate::config::{parse_duration, resolve_secret, Loaded, TenantSettings};
 use crate::mapping::MappingSet;
 use crate::metrics::Metrics;
 use crate::ops::BulkLimits;
@@ -20,39 +21,86 @@ use crate::scim::query::QueryLimits;
 use crate::shed::LoadShedder;
 use crate::tenant::{SharedTenant, Tenant};
 
-/// Builds the tenant described by the settings, with a metrics registry of its own.
+/// Builds the first (in the single-tenant form: the only) tenant the settings describe,
+/// with a metrics registry of its own.
 pub fn build_tenant(loaded: &Loaded) -> Result<SharedTenant, Vec<String>> {
     let metrics = Metrics::new().map_err(|e| vec![format!("metrics: {e}")])?;
     build_tenant_with(loaded, Arc::new(metrics))
 }
 
-/// Builds the tenant described by the settings, reporting into `metrics`.
+/// Builds the first tenant the settings describe, reporting into `metrics`.
 pub fn build_tenant_with(
     loaded: &Loaded,
     metrics: Arc<Metrics>,
 ) -> Result<SharedTenant, Vec<String>> {
-    let s = &loaded.settings;
+    build_tenants(loaded, metrics, &[])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| vec!["tenants: no tenant configured".to_owned()])
+}
+
+/// Builds every tenant the settings describe, reporting into `metrics`. A tenant with the
+/// name of one in `previous` (the set being replaced by a reload) takes over its write locks.
+pub fn build_tenants(
+    loaded: &Loaded,
+    metrics: Arc<Metrics>,
+    previous: &[SharedTenant],
+) -> Result<Vec<SharedTenant>, Vec<String>> {
     let mut problems = Vec::new();
-    let mappings = match MappingSet::load_dir(&loaded.mappings_dir()) {
+    let mut tenants = Vec::new();
+    let mut token_owners: Vec<(String, &str)> = Vec::new();
+    for settings in &loaded.tenants {
+        let prefix = loaded.key_prefix(settings);
+        let before = previous.iter().find(|t| t.name == settings.name);
+        match build_one(loaded, settings, metrics.clone(), before) {
+            Ok((tenant, raw_tokens)) => {
+                for token in raw_tokens {
+                    match token_owners.iter().find(|(t, _)| *t == token) {
+                        Some((_, owner)) => problems.push(format!(
+                            "{prefix}auth: a token of tenant {} is also accepted by tenant {owner}; a token must identify one tenant",
+                            settings.name
+                        )),
+                        None => token_owners.push((token, &settings.name)),
+                    }
+                }
+                tenants.push(tenant);
+            }
+            Err(list) => problems.extend(list.into_iter().map(|p| format!("{prefix}{p}"))),
+        }
+    }
+    if problems.is_empty() {
+        Ok(tenants)
+    } else {
+        Err(problems)
+    }
+}
+
+/// One tenant and its (trimmed) tokens, for the check that no token is shared.
+fn build_one(
+    loaded: &Loaded,
+    s: &TenantSettings,
+    metrics: Arc<Metrics>,
+    previous: Option<&SharedTenant>,
+) -> Result<(SharedTenant, Vec<String>), Vec<String>> {
+    let mut problems = Vec::new();
+    let mappings = match MappingSet::load_dir(&loaded.mappings_dir_of(s)) {
         Ok(m) => Some(m),
         Err(list) => {
             problems.extend(list.iter().map(ToString::to_string));
             None
         }
     };
-    let mut tokens: Vec<Secret> = s
-        .auth
-        .tokens
-        .iter()
-        .map(|t| Secret::new(t.trim()))
-        .collect();
+    let mut raw_tokens: Vec<String> = s.auth.tokens.iter().map(|t| t.trim().to_owned()).collect();
     for file in &s.auth.token_files {
         match std::fs::read_to_string(file) {
-            Ok(text) => tokens.push(Secret::new(text.trim())),
+            Ok(text) => raw_tokens.push(text.trim().to_owned()),
             Err(e) => problems.push(format!("auth.token_files: cannot read {file}: {e}")),
         }
     }
-    let tokens = TokenSet::new(tokens);
+    raw_tokens.retain(|t| !t.is_empty());
+    raw_tokens.sort();
+    raw_tokens.dedup();
+    let tokens = TokenSet::new(raw_tokens.iter().map(Secret::new).collect());
     if tokens.is_empty() {
         problems.push(
             "auth: no bearer token configured (set auth.tokens, auth.token_files, SCIMGATE__AUTH__TOKENS or --token)"
@@ -98,7 +146,7 @@ pub fn build_tenant_with(
         return Err(problems);
     }
     let l = &s.limits;
-    let name = "default";
+    let name = s.name.as_str();
     let duration = |text: &str| parse_duration(text).unwrap_or_default();
     let (r, b) = (&s.backend.retry, &s.backend.breaker);
     let resilience = Resilience::new(
@@ -126,7 +174,7 @@ pub fn build_tenant_with(
         ttl: parse_duration(&s.cache.ttl).unwrap_or_default(),
         idle: parse_duration(&s.cache.idle).unwrap_or_default(),
     };
-    Ok(Arc::new(Tenant {
+    let tenant = Tenant {
         name: name.into(),
         base_path: s.base_path.clone(),
         public_url: (!s.public_url.is_empty())
@@ -153,11 +201,13 @@ pub fn build_tenant_with(
             max_operations: l.bulk_max_operations,
             max_payload_bytes: l.bulk_max_payload_bytes,
         },
-        unique_guard: tokio::sync::Mutex::new(()),
-        write_locks: Default::default(),
+        unique_guard: previous.map_or_else(Default::default, |p| p.unique_guard.clone()),
+        write_locks: previous.map_or_else(Default::default, |p| p.write_locks.clone()),
         draining: Default::default(),
         cache: LookupCache::new(cache_options, name, metrics.clone()),
         cursors: Default::default(),
         metrics,
-    }))
+        recorder: None,
+    };
+    Ok((Arc::new(tenant), raw_tokens))
 }

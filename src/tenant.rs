@@ -46,17 +46,23 @@ pub struct Tenant {
     pub bulk: BulkLimits,
     /// Serialises check-then-create for attributes the gateway keeps unique itself, so two
     /// concurrent creates of the same userName cannot both pass the check.
-    pub unique_guard: tokio::sync::Mutex<()>,
+    /// Shared with the tenant of the same name in a reloaded set, so requests still running
+    /// on the old set and new ones on the new set stay serialised.
+    pub unique_guard: Arc<tokio::sync::Mutex<()>>,
     /// Set on SIGTERM: `/readyz` answers 503 while the gateway drains.
     pub draining: std::sync::atomic::AtomicBool,
     /// Serialises writes to the same resource (no lost updates in read-merge-write).
-    pub write_locks: KeyedLocks,
+    /// Shared across reloads like `unique_guard`.
+    pub write_locks: Arc<KeyedLocks>,
     /// The process's metric families (shared by every tenant; series carry the tenant name).
     pub metrics: Arc<Metrics>,
     /// By-id records and group membership, read through by `ops`.
     pub cache: LookupCache,
     /// Remembered next-page tokens of cursor- and link-paged lists.
     pub cursors: crate::cursors::CursorMemo,
+    /// Set only by `scimgate translate`: backend calls are recorded and answered by it
+    /// instead of being sent.
+    pub recorder: Option<Arc<crate::translate::Recorder>>,
 }
 
 /// A shared tenant.

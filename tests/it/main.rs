@@ -34,3 +34,5 @@ mod search;
 mod secrets;
 mod smoke;
 mod sorting;
+mod tenancy;
+mod tooling;

@@ -153,6 +153,13 @@ impl Gateway {
         };
         let mut loaded = config::load(config_file, &overrides).unwrap();
         tune(&mut loaded.settings);
+        // Single-tenant form: the one tenant runs with the tuned top-level sections.
+        if let (false, [tenant]) = (loaded.multi_tenant, loaded.tenants.as_mut_slice()) {
+            tenant.backend = loaded.settings.backend.clone();
+            tenant.limits = loaded.settings.limits.clone();
+            tenant.cache = loaded.settings.cache.clone();
+            tenant.dialect = loaded.settings.dialect;
+        }
         let problems = config::validate(&loaded);
         assert!(problems.is_empty(), "{problems:?}");
         let tenant = build_tenant(&loaded).unwrap();

@@ -9,6 +9,7 @@ pub mod json_server;
 pub mod process;
 pub mod scim;
 pub mod snapshot;
+pub mod temp;
 
 pub use client::{Client, Reply};
 pub use gateway::Gateway;
