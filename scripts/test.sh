@@ -11,6 +11,8 @@
 #    Prometheus by the scrape test);
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
 #    real json-server, when ../shared exists beside the checkout.
+# 6. a smoke run of the benchmark (scripts/bench.sh --smoke --debug; installs wrk): it fails
+#    on any error, non-2xx answer or crashed process, never on timings.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -37,3 +39,5 @@ cargo test --features real-backends
 log "shared acceptance cases"
 cargo build --quiet
 scripts/acceptance.sh demo json-server
+log "benchmark smoke run (fails on errors or a crash, never on timings)"
+scripts/bench.sh --smoke --debug

@@ -17,12 +17,12 @@ use crate::scim::schema::{AttributeDef, ResourceSchema, LIST_RESPONSE};
 
 /// `GET /{Resources}/{id}`.
 pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Error> {
-    let record = ctx.require_record(id).await?;
+    let record = ctx.require_shared(id).await?;
     let resource = ctx
         .resource_from(&record, wants_members(ctx, query))
         .await?;
     Ok(project(
-        &resource,
+        resource,
         &query.attributes,
         &query.excluded,
         &ctx.mapping().schema,
@@ -40,7 +40,7 @@ pub async fn list(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
     };
     let schema = &ctx.mapping().schema;
     let projected: Vec<Value> = resources
-        .iter()
+        .into_iter()
         .map(|r| project(r, &query.attributes, &query.excluded, schema))
         .collect();
     Ok(json!({
@@ -225,7 +225,7 @@ impl Ctx<'_> {
         let Some(id) = self.tenant.cache.id_for(self.kind, attr, value).await else {
             return Ok(None);
         };
-        if let Some(record) = self.fetch_record(&id).await? {
+        if let Some(record) = self.fetch_shared(&id).await? {
             let resource = self.resource_from(&record, with_members).await?;
             if query
                 .filter
