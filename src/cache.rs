@@ -59,8 +59,27 @@ enum Fill<T> {
     Failed(Error),
 }
 
+/// A cached backend record as its compact JSON text. As a `serde_json::Value` tree a
+/// typical 550-byte user record takes about 4.8 KB (map nodes, one allocation per key and
+/// string): half a gigabyte for 100,000 cached users. Parsing the text back on a hit costs
+/// less than a tenth of that hit's work.
+type Stored = Box<[u8]>;
+
+fn encode(record: &Value) -> Stored {
+    serde_json::to_vec(record)
+        .unwrap_or_default()
+        .into_boxed_slice()
+}
+
+fn decode(stored: &[u8]) -> Result<Arc<Value>, Error> {
+    serde_json::from_slice(stored).map(Arc::new).map_err(|e| {
+        crate::scim::error::ScimError::new(500, format!("lookup cache: unreadable entry: {e}"))
+            .into()
+    })
+}
+
 struct Caches {
-    records: Cache<(ResourceKind, String), Arc<Value>>,
+    records: Cache<(ResourceKind, String), Arc<Stored>>,
     members: Cache<String, Arc<Members>>,
     ids: Cache<IdKey, String>,
 }
@@ -132,7 +151,11 @@ impl LookupCache {
             return Ok(fetch().await?.map(Arc::new));
         };
         let key = (kind, id.to_owned());
-        self.lookup(RECORDS, &caches.records, key, fetch).await
+        let fetch = || async { Ok(fetch().await?.map(|record| encode(&record))) };
+        match self.lookup(RECORDS, &caches.records, key, fetch).await? {
+            Some(stored) => decode(&stored).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The membership of group `group_id` (canonical form), read through the cache.
@@ -233,7 +256,7 @@ impl LookupCache {
         self.begin_write();
         if let Some(c) = &self.caches {
             c.records
-                .insert((kind, id.to_owned()), Arc::new(record))
+                .insert((kind, id.to_owned()), Arc::new(encode(&record)))
                 .await;
         }
     }
@@ -321,6 +344,24 @@ mod tests {
         c.forget_record(ResourceKind::User, "1").await;
         c.record(ResourceKind::User, "1", fetch).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn records_come_back_as_they_went_in() {
+        let c = cache(true);
+        let record = serde_json::json!({"id": 7, "name": {"given": "Zoë"}, "n": 1.5, "x": null});
+        let fetch = || async { Ok(Some(record.clone())) };
+        for _ in 0..2 {
+            let got = c.record(ResourceKind::User, "7", fetch).await.unwrap();
+            assert_eq!(got.as_deref(), Some(&record));
+        }
+        c.store_record(ResourceKind::User, "8", record.clone())
+            .await;
+        let got = c
+            .record(ResourceKind::User, "8", || async { Ok(None) })
+            .await
+            .unwrap();
+        assert_eq!(got.as_deref(), Some(&record));
     }
 
     #[tokio::test]

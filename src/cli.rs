@@ -20,7 +20,9 @@ scimgate: a SCIM 2.0 gateway in front of a legacy REST directory
 
 USAGE:
   scimgate demo  [--listen ADDR] [--admin-listen ADDR] [--token TOKEN] [--mappings DIR]
+                 [--seed-users N]
       Starts the gateway and the bundled example directory in one process.
+      --seed-users N adds N generated users (user1@example.com ...) to the demo data.
   scimgate serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--token TOKEN]
                  [--backend-url URL] [--mappings DIR]
       Serves SCIM in front of the directory the config describes.
@@ -58,6 +60,8 @@ struct Args {
     body: Option<PathBuf>,
     /// Arguments that are not flags (translate's METHOD and PATH).
     positional: Vec<String>,
+    /// `demo` only: generated users added to the example directory.
+    seed_users: usize,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
@@ -86,6 +90,12 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--record" => args.record = Some(PathBuf::from(value()?)),
             "--body" => args.body = Some(PathBuf::from(value()?)),
             other if !other.starts_with('-') || other == "-" => args.positional.push(flag.clone()),
+            "--seed-users" => {
+                let raw = value()?;
+                args.seed_users = raw
+                    .parse()
+                    .map_err(|_| format!("--seed-users needs a number, not {raw:?}"))?;
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -298,7 +308,9 @@ async fn serve(args: Args) -> i32 {
 }
 
 async fn demo(args: Args) -> i32 {
-    let directory = DemoDirectory::new(Store::seeded(), None);
+    let mut store = Store::seeded();
+    store.seed_bulk(args.seed_users);
+    let directory = DemoDirectory::new(store, None);
     let dir_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => return report(&[format!("cannot bind the example directory: {e}")]),
@@ -489,14 +501,16 @@ mod tests {
         assert_eq!(a.config, Some(PathBuf::from("c.yaml")));
         assert_eq!(a.listen.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(a.tokens, vec!["t".to_string()]);
-        let a = parse_args(&argv(&["demo", "--admin-listen", ""])).unwrap();
+        let a = parse_args(&argv(&["demo", "--admin-listen", "", "--seed-users=250"])).unwrap();
         assert_eq!(a.admin_listen.as_deref(), Some(""));
+        assert_eq!(a.seed_users, 250);
     }
 
     #[test]
     fn unknown_flags_and_missing_values_are_errors() {
         assert!(parse_args(&argv(&["serve", "--nope"])).is_err());
         assert!(parse_args(&argv(&["serve", "--config"])).is_err());
+        assert!(parse_args(&argv(&["demo", "--seed-users", "many"])).is_err());
     }
 
     #[test]

@@ -14,11 +14,11 @@ mod dispatch;
 mod read;
 mod write;
 
+use std::sync::Arc;
+
 use hyper::header::{HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-
-use std::sync::Arc;
 
 use crate::backend::{BackendError, BackendRequest, BackendResponse};
 use crate::deadline::RequestDeadline;
@@ -195,19 +195,22 @@ impl<'a> Ctx<'a> {
     /// Fetches one record by id, through the lookup cache unless this context bypasses
     /// it; `Ok(None)` when the backend says it does not exist.
     async fn fetch_record(&self, id: &str) -> Result<Option<Value>, Error> {
+        Ok(self.fetch_shared(id).await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// [`Ctx::fetch_record`] without copying a cached record, for reads that only look at it.
+    async fn fetch_shared(&self, id: &str) -> Result<Option<Arc<Value>>, Error> {
         let Some(id_json) = self.mapping().id.to_json(id) else {
             return Ok(None);
         };
         if !self.cached {
-            return self.fetch_record_from_backend(id_json).await;
+            return Ok(self.fetch_record_from_backend(id_json).await?.map(Arc::new));
         }
         let key = crate::cache::key_of(&id_json);
-        let found = self
-            .tenant
+        self.tenant
             .cache
             .record(self.kind, &key, || self.fetch_record_from_backend(id_json))
-            .await?;
-        Ok(found.map(|record| (*record).clone()))
+            .await
     }
 
     /// The cache key of an id as a request spells it (`"007"` and `7` are one record when
@@ -242,6 +245,13 @@ impl<'a> Ctx<'a> {
     /// The record or a 404 naming the resource.
     async fn require_record(&self, id: &str) -> Result<Value, Error> {
         self.fetch_record(id)
+            .await?
+            .ok_or_else(|| self.not_found(id))
+    }
+
+    /// [`Ctx::require_record`] without copying a cached record.
+    async fn require_shared(&self, id: &str) -> Result<Arc<Value>, Error> {
+        self.fetch_shared(id)
             .await?
             .ok_or_else(|| self.not_found(id))
     }
@@ -339,9 +349,22 @@ impl<'a> Ctx<'a> {
         let body = response
             .json()
             .map_err(|reason| bad_answer(&request, reason))?;
-        let mut records = match list.records.read(&body) {
-            Some(Value::Array(items)) => items.clone(),
-            Some(Value::Null) | None if body.is_null() => Vec::new(),
+        let total = match &list.total {
+            Total::Header(name) => response.header(name).and_then(|v| v.trim().parse().ok()),
+            Total::Body(path) => path.read(&body).and_then(Value::as_u64),
+            Total::Counted => None,
+        };
+        let next = match &list.paging {
+            Paging::Cursor { next, .. } | Paging::NextLink { next, .. } => {
+                next.read(&body, |h| response.header(h).map(str::to_owned))
+            }
+            _ => None,
+        };
+        let null_body = body.is_null();
+        // Moved out, not copied: a 100-record page is most of a list request's work.
+        let mut records = match list.records.take(body) {
+            Some(Value::Array(items)) => items,
+            Some(Value::Null) | None if null_body => Vec::new(),
             _ => {
                 return Err(bad_answer(
                     &request,
@@ -353,11 +376,6 @@ impl<'a> Ctx<'a> {
         if let Some(gone) = &list.gone {
             records.retain(|r| !gone.marks(r));
         }
-        let total = match &list.total {
-            Total::Header(name) => response.header(name).and_then(|v| v.trim().parse().ok()),
-            Total::Body(path) => path.read(&body).and_then(Value::as_u64),
-            Total::Counted => None,
-        };
         // Some backends (json-server 1.0) answer a page number past the end with the last
         // page: a page that starts at or after the total holds nothing.
         if let (Paging::Page { .. }, Some(t)) = (&list.paging, total) {
@@ -365,12 +383,6 @@ impl<'a> Ctx<'a> {
                 records.clear();
             }
         }
-        let next = match &list.paging {
-            Paging::Cursor { next, .. } | Paging::NextLink { next, .. } => {
-                next.read(&body, |h| response.header(h).map(str::to_owned))
-            }
-            _ => None,
-        };
         Ok(Page {
             records,
             fetched,

@@ -175,10 +175,12 @@ impl ResourceMapping {
     pub fn version_of(&self, record: &Value) -> String {
         let tag = match self.meta.version.as_ref().and_then(|p| p.read(record)) {
             Some(v) if !v.is_null() => value_text(v),
-            _ => format!(
-                "{:016x}",
-                fnv1a(&serde_json::to_vec(record).unwrap_or_default())
-            ),
+            _ => {
+                // Hashed as it is serialised: no buffer for the whole record.
+                let mut hash = Fnv1a::default();
+                let _ = serde_json::to_writer(&mut hash, record);
+                format!("{:016x}", hash.0)
+            }
         };
         format!("W/\"{tag}\"")
     }
@@ -271,9 +273,25 @@ fn reference_id(target: &super::target::ScimTarget, resource: &Value) -> Option<
         .map(str::to_owned)
 }
 
-/// 64-bit FNV-1a: a stable, dependency-free hash for version tags (not for security).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// 64-bit FNV-1a: a stable, dependency-free hash for version tags (not for security), fed
+/// as an `io::Write` so a record is hashed while it is serialised.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = bytes.iter().fold(self.0, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -93,6 +93,22 @@ impl BackendPath {
         }
     }
 
+    /// The first value at this path, moved out of `doc` (copied for a JSONPath query).
+    pub fn take(&self, doc: Value) -> Option<Value> {
+        match &self.kind {
+            PathKind::Simple(segments) => {
+                segments.iter().try_fold(doc, |cur, seg| match (seg, cur) {
+                    (Segment::Key(k), Value::Object(mut map)) => map.remove(k.as_str()),
+                    (Segment::Index(i), Value::Array(mut items)) if *i < items.len() => {
+                        Some(items.swap_remove(*i))
+                    }
+                    _ => None,
+                })
+            }
+            PathKind::Query(_) => self.read(&doc).cloned(),
+        }
+    }
+
     /// Sets `value` at this path, creating objects and arrays on the way.
     pub fn write(&self, doc: &mut Value, value: Value) -> Result<(), String> {
         let PathKind::Simple(segments) = &self.kind else {
@@ -245,6 +261,22 @@ fn is_key_char(b: u8) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn take_moves_out_what_read_finds() {
+        let doc = json!({"data": {"items": [{"id": 1}, {"id": 2}]}, "n": 2});
+        for text in [
+            "$",
+            "$.data.items",
+            "$.data.items[1]",
+            "$.nope",
+            "$.n.x",
+            "$..id",
+        ] {
+            let path = BackendPath::parse(text).unwrap();
+            assert_eq!(path.take(doc.clone()).as_ref(), path.read(&doc), "{text}");
+        }
+    }
 
     #[test]
     fn simple_paths_read_and_write_nested_values() {

@@ -17,12 +17,12 @@ use crate::scim::schema::{AttributeDef, ResourceSchema, LIST_RESPONSE};
 
 /// `GET /{Resources}/{id}`.
 pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Error> {
-    let record = ctx.require_record(id).await?;
+    let record = ctx.require_shared(id).await?;
     let resource = ctx
         .resource_from(&record, wants_members(ctx, query))
         .await?;
     Ok(project(
-        &resource,
+        resource,
         &query.attributes,
         &query.excluded,
         &ctx.mapping().schema,
@@ -37,7 +37,7 @@ pub async fn list(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
     let (total, resources) = ctx.matching(query).await?;
     let schema = &ctx.mapping().schema;
     let projected: Vec<Value> = resources
-        .iter()
+        .into_iter()
         .map(|r| project(r, &query.attributes, &query.excluded, schema))
         .collect();
     Ok(list_response(total, query.start_index, projected))
@@ -91,7 +91,7 @@ pub async fn search_all(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error
             None => vec![None; page.len()],
         };
         found.extend(
-            page.iter()
+            page.into_iter()
                 .map(|r| project(r, &query.attributes, &query.excluded, schema))
                 .zip(keys),
         );
@@ -425,7 +425,7 @@ impl Ctx<'_> {
         let Some(id) = self.tenant.cache.id_for(self.kind, attr, value).await else {
             return Ok(None);
         };
-        if let Some(record) = self.fetch_record(&id).await? {
+        if let Some(record) = self.fetch_shared(&id).await? {
             let resource = self.resource_from(&record, with_members).await?;
             if query
                 .filter

@@ -1,6 +1,8 @@
 //! The PATCH engine (RFC 7644 §3.5.2.1–3): applies operations to a copy of a resource, so an
 //! error in any operation leaves the caller's resource untouched.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::{resolve_path, PatchOpKind, PatchOperation, Target};
@@ -353,9 +355,11 @@ fn whole(doc: &mut Value, c: Change<'_, '_>) -> Result<(), ScimError> {
         let mut list = take_list(container, &attr.name);
         match c.kind {
             PatchOpKind::Add => {
+                let mut index = ElementIndex::new(&list, attr);
                 let mut touched = Vec::new();
                 for item in items {
-                    if !list.iter().any(|e| same_element(e, &item, attr)) {
+                    if !index.contains(&list, &item) {
+                        index.add(&item, list.len());
                         list.push(item);
                         touched.push(list.len() - 1);
                     }
@@ -504,6 +508,71 @@ fn same_element(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
         (Some(p), Some(q), Some(def)) => conform::values_equal(p, q, def),
         (None, None, _) => conform::values_equal(a, b, attr),
         _ => false,
+    }
+}
+
+/// Answers "does the list hold an element [`same_element`] matches?" without comparing
+/// with every element. A group PATCH adding 100 members to 10,000 compared a million pairs,
+/// lower-casing both ids each time (callgrind: 60% of the PATCH). Elements whose `value` is
+/// a string are found by that string, folded as `values_equal` folds it; the others (no
+/// `value`, another type, a dateTime) are still compared one by one.
+struct ElementIndex<'a> {
+    attr: &'a AttributeDef,
+    keys: HashSet<String>,
+    /// Positions of the elements without a key.
+    others: Vec<usize>,
+}
+
+impl<'a> ElementIndex<'a> {
+    fn new(list: &[Value], attr: &'a AttributeDef) -> Self {
+        let mut index = ElementIndex {
+            attr,
+            keys: HashSet::new(),
+            others: Vec::new(),
+        };
+        for (i, e) in list.iter().enumerate() {
+            index.add(e, i);
+        }
+        index
+    }
+
+    /// The key under which [`same_element`] equals exactly the elements with the same key.
+    fn key(&self, e: &Value) -> Option<String> {
+        if self.attr.attr_type != AttrType::Complex {
+            return None;
+        }
+        let def = self.attr.sub("value")?;
+        let Some(Value::String(v)) = get_ci(e.as_object()?, "value") else {
+            return None;
+        };
+        match def.attr_type {
+            AttrType::DateTime => None,
+            AttrType::Binary => Some(v.clone()),
+            _ if def.case_exact => Some(v.clone()),
+            _ => Some(v.to_lowercase()),
+        }
+    }
+
+    fn add(&mut self, e: &Value, position: usize) {
+        match self.key(e) {
+            Some(k) => {
+                self.keys.insert(k);
+            }
+            None => self.others.push(position),
+        }
+    }
+
+    fn contains(&self, list: &[Value], item: &Value) -> bool {
+        match self.key(item) {
+            Some(k) => {
+                self.keys.contains(&k)
+                    || self
+                        .others
+                        .iter()
+                        .any(|&i| same_element(&list[i], item, self.attr))
+            }
+            None => list.iter().any(|e| same_element(e, item, self.attr)),
+        }
     }
 }
 

@@ -634,6 +634,29 @@ fn entra_15_add_members_twice_is_a_no_op() {
 }
 
 #[test]
+fn add_skips_elements_already_there_by_the_attributes_own_equality() {
+    let schema = user_schema();
+    // emails.value is not caseExact: another spelling of an existing or just-added address
+    // is the same element.
+    let out = ok(
+        &user(),
+        json!([{"op": "add", "path": "emails", "value": [
+            {"value": "JAMIE@example.com", "type": "work"},
+            {"value": "b@example.com", "type": "home"},
+            {"value": "B@EXAMPLE.COM", "type": "home"}
+        ]}]),
+        &schema,
+    );
+    let values: Vec<&str> = out["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["value"].as_str())
+        .collect();
+    assert_eq!(values, ["jamie@example.com", "b@example.com"]);
+}
+
+#[test]
 fn entra_16_member_removal_in_both_dialects() {
     let schema = group_schema();
     let (out, fired) = run(

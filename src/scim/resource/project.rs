@@ -14,14 +14,17 @@ use crate::scim::schema::{AttributeDef, ResourceSchema, Returned, SchemaDef};
 /// removes from whatever is left. Dotted names select sub-attributes (of every element of a
 /// multi-valued attribute), URN-qualified names extension attributes, an extension URN the
 /// whole extension. Names the schema does not know are ignored.
+///
+/// Takes the resource by value and moves what it keeps: projecting is on every read's path,
+/// and a deep copy of each resource cost a tenth of a cache-hit GET (callgrind).
 pub fn project(
-    resource: &Value,
+    resource: Value,
     attributes: &[AttrPath],
     excluded: &[AttrPath],
     schema: &ResourceSchema,
 ) -> Value {
     let Value::Object(obj) = resource else {
-        return resource.clone();
+        return resource;
     };
     let include = Selection::new(attributes, schema);
     let exclude = Selection::new(excluded, schema);
@@ -29,50 +32,50 @@ pub fn project(
     let mut out = Map::new();
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
-            out.insert(key.clone(), value.clone());
+            out.insert(key, value);
             continue;
         }
-        let kept = if let Some(ext) = schema.extension(key) {
+        let kept = if let Some(ext) = schema.extension(&key) {
             project_extension(value, ext, &include, &exclude, including)
-        } else if let Some(def) = schema.core_attribute(key) {
+        } else if let Some(def) = schema.core_attribute(&key) {
             project_attribute(value, None, def, &include, &exclude, including)
         } else if including {
             None
         } else {
-            Some(value.clone())
+            Some(value)
         };
         if let Some(v) = kept {
-            out.insert(key.clone(), v);
+            out.insert(key, v);
         }
     }
     Value::Object(out)
 }
 
 fn project_extension(
-    value: &Value,
+    value: Value,
     ext: &SchemaDef,
     include: &Selection,
     exclude: &Selection,
     including: bool,
 ) -> Option<Value> {
     let Value::Object(obj) = value else {
-        return (!including).then(|| value.clone());
+        return (!including).then_some(value);
     };
     let mut out = Map::new();
     for (key, v) in obj {
-        let kept = match ext.attribute(key) {
+        let kept = match ext.attribute(&key) {
             Some(def) => project_attribute(v, Some(&ext.id), def, include, exclude, including),
-            None => (!including).then(|| v.clone()),
+            None => (!including).then_some(v),
         };
         if let Some(v) = kept {
-            out.insert(key.clone(), v);
+            out.insert(key, v);
         }
     }
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
 fn project_attribute(
-    value: &Value,
+    value: Value,
     ext: Option<&str>,
     def: &AttributeDef,
     include: &Selection,
@@ -81,7 +84,7 @@ fn project_attribute(
 ) -> Option<Value> {
     match def.returned {
         Returned::Never => return None,
-        Returned::Always => return Some(value.clone()),
+        Returned::Always => return Some(value),
         Returned::Default | Returned::Request => {}
     }
     let wanted = if including {
@@ -105,7 +108,7 @@ fn project_attribute(
         Coverage::Nothing => kept,
         Coverage::Whole => return None,
         Coverage::Subs(names) => keep_subs(
-            &kept,
+            kept,
             def,
             |sub| !names.iter().any(|n| n.eq_ignore_ascii_case(&sub.name)),
             true,
@@ -117,16 +120,16 @@ fn project_attribute(
 /// Keeps the sub-attributes `wanted` selects, plus `always` ones, minus `never` ones;
 /// `unknown` says whether sub-attributes the schema does not define stay.
 fn keep_subs(
-    value: &Value,
+    value: Value,
     def: &AttributeDef,
     wanted: impl Fn(&AttributeDef) -> bool + Copy,
     unknown: bool,
 ) -> Value {
     if def.sub_attributes.is_empty() {
-        return value.clone();
+        return value;
     }
-    let filter_object = |obj: &Map<String, Value>| {
-        let kept = obj.iter().filter(|(key, _)| match def.sub(key) {
+    let filter_object = |obj: Map<String, Value>| {
+        let kept = obj.into_iter().filter(|(key, _)| match def.sub(key) {
             Some(sub) => match sub.returned {
                 Returned::Always => true,
                 Returned::Never => false,
@@ -134,17 +137,20 @@ fn keep_subs(
             },
             None => unknown,
         });
-        Value::Object(kept.map(|(k, v)| (k.clone(), v.clone())).collect())
+        Value::Object(kept.collect())
     };
     match value {
         Value::Object(obj) => filter_object(obj),
         Value::Array(items) => Value::Array(
             items
-                .iter()
-                .map(|item| item.as_object().map_or_else(|| item.clone(), filter_object))
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(obj) => filter_object(obj),
+                    other => other,
+                })
                 .collect(),
         ),
-        other => other.clone(),
+        other => other,
     }
 }
 

@@ -285,7 +285,7 @@ fn list(text: &str) -> Vec<AttrPath> {
 
 #[test]
 fn project_by_default_hides_never_returned_attributes() {
-    let out = project(&stored_user(), &[], &[], &user_schema());
+    let out = project(stored_user(), &[], &[], &user_schema());
     let mut expected = stored_user();
     expected.as_object_mut().unwrap().remove("password");
     assert_eq!(out, expected);
@@ -295,7 +295,7 @@ fn project_by_default_hides_never_returned_attributes() {
 fn project_attributes_selects_with_always_returned_kept() {
     let schema = user_schema();
     let out = project(
-        &stored_user(),
+        stored_user(),
         &list(&format!("{ENTERPRISE_SCHEMA}:employeeNumber")),
         &[],
         &schema,
@@ -305,7 +305,7 @@ fn project_attributes_selects_with_always_returned_kept() {
         json!({"schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA], "id": "u-1", ENTERPRISE_SCHEMA: {"employeeNumber": "E07"}})
     );
     let out = project(
-        &stored_user(),
+        stored_user(),
         &list("name.givenName,emails.value,password"),
         &[],
         &schema,
@@ -315,7 +315,7 @@ fn project_attributes_selects_with_always_returned_kept() {
         json!({"schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA], "id": "u-1", "name": {"givenName": "G"}, "emails": [{"value": "a@x"}]})
     );
     let out = project(
-        &stored_user(),
+        stored_user(),
         &list(&format!("userName,meta,{ENTERPRISE_SCHEMA}")),
         &[],
         &schema,
@@ -323,7 +323,7 @@ fn project_attributes_selects_with_always_returned_kept() {
     assert_eq!(out["meta"], stored_user()["meta"]);
     assert_eq!(out[ENTERPRISE_SCHEMA], stored_user()[ENTERPRISE_SCHEMA]);
     assert!(out.get("name").is_none());
-    let out = project(&stored_user(), &list("id"), &[], &schema);
+    let out = project(stored_user(), &list("id"), &[], &schema);
     assert_eq!(
         out,
         json!({"schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA], "id": "u-1"})
@@ -335,17 +335,17 @@ fn project_excluded_attributes() {
     let groups = group_schema();
     let group = json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "displayName": "G", "members": [{"value": "u-1"}]});
     assert_eq!(
-        project(&group, &[], &list("members"), &groups),
+        project(group.clone(), &[], &list("members"), &groups),
         json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "displayName": "G"})
     );
     assert_eq!(
-        project(&group, &[], &list("id,displayName"), &groups),
+        project(group.clone(), &[], &list("id,displayName"), &groups),
         json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "members": [{"value": "u-1"}]})
     );
 
     let users = user_schema();
     let out = project(
-        &stored_user(),
+        stored_user(),
         &[],
         &list(&format!(
             "name.familyName,emails.primary,{ENTERPRISE_SCHEMA}"
@@ -355,7 +355,7 @@ fn project_excluded_attributes() {
     assert_eq!(out["name"], json!({"givenName": "G"}));
     assert_eq!(out["emails"], json!([{"value": "a@x", "type": "work"}]));
     assert!(out.get(ENTERPRISE_SCHEMA).is_none());
-    let out = project(&stored_user(), &[], &list("manager"), &users);
+    let out = project(stored_user(), &[], &list("manager"), &users);
     assert_eq!(out[ENTERPRISE_SCHEMA], stored_user()[ENTERPRISE_SCHEMA]);
 }
 
@@ -371,8 +371,8 @@ fn project_request_returned_attributes_only_when_asked() {
     );
     let mut resource = stored_user();
     resource["urn:example:scim:1.0:Audit"] = json!({"trail": "t", "note": "n"});
-    let out = project(&resource, &[], &[], &schema);
+    let out = project(resource.clone(), &[], &[], &schema);
     assert_eq!(out["urn:example:scim:1.0:Audit"], json!({"note": "n"}));
-    let out = project(&resource, &list("trail"), &[], &schema);
+    let out = project(resource.clone(), &list("trail"), &[], &schema);
     assert_eq!(out["urn:example:scim:1.0:Audit"], json!({"trail": "t"}));
 }
