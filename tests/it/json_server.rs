@@ -102,7 +102,7 @@ async fn gateway_enforces_unique_group_name() {
     }
     let rename = patch(json!([{"op": "replace", "path": "displayName", "value": "sales"}]));
     assert_scim_error(
-        &gw.scim.patch("/Groups/1", &rename).await,
+        &gw.scim.patch("/Groups/grp-1", &rename).await,
         409,
         Some("uniqueness"),
     );
@@ -161,14 +161,14 @@ async fn members_are_group_members_records() {
 
     // The seeded groups' records are untouched throughout.
     assert_eq!(
-        member_records(&raw_get(&js, "/group_members?groupId=1").await),
+        member_records(&raw_get(&js, "/group_members?groupId=grp-1").await),
         [1, 3]
     );
     assert_eq!(
-        member_records(&raw_get(&js, "/group_members?groupId=2").await),
+        member_records(&raw_get(&js, "/group_members?groupId=grp-2").await),
         [2]
     );
-    assert_eq!(member_ids(&gw, "1").await, sorted(&["1", "3"]));
+    assert_eq!(member_ids(&gw, "grp-1").await, sorted(&["1", "3"]));
 }
 
 /// The seeded users and groups are served with their fields mapped (nulls left out).
@@ -217,7 +217,7 @@ async fn seeded_records_are_mapped() {
     assert_eq!(all["totalResults"], 3);
     assert_eq!(resource_ids(&all), ["1", "2", "3"]);
     let groups = fetch(&gw, "/Groups").await;
-    assert_eq!(resource_ids(&groups), ["1", "2"]);
+    assert_eq!(resource_ids(&groups), ["grp-1", "grp-2"]);
     assert_eq!(groups["Resources"][0]["displayName"], "engineering");
 }
 
