@@ -542,18 +542,15 @@ impl Ctx<'_> {
             Some(MembersMapping::Calls(members)) => members,
             Some(MembersMapping::OnUser { array, .. }) => {
                 let gid = value_text(group_id);
-                for id in ids {
-                    self.for_kind(ResourceKind::User)
-                        .edit_member_array(id, array, |groups| {
-                            let adds = !groups.contains(&gid);
-                            if adds {
-                                groups.push(gid.clone());
-                            }
-                            adds
-                        })
-                        .await?;
-                }
-                return Ok(());
+                return self
+                    .edit_users_groups(array, ids, |groups| {
+                        let adds = !groups.contains(&gid);
+                        if adds {
+                            groups.push(gid.clone());
+                        }
+                        adds
+                    })
+                    .await;
             }
             _ => return Ok(()),
         };
@@ -585,16 +582,13 @@ impl Ctx<'_> {
             Some(MembersMapping::Calls(members)) => members,
             Some(MembersMapping::OnUser { array, .. }) => {
                 let gid = value_text(group_id);
-                for id in ids {
-                    self.for_kind(ResourceKind::User)
-                        .edit_member_array(id, array, |groups| {
-                            let before = groups.len();
-                            groups.retain(|g| *g != gid);
-                            groups.len() != before
-                        })
-                        .await?;
-                }
-                return Ok(());
+                return self
+                    .edit_users_groups(array, ids, |groups| {
+                        let before = groups.len();
+                        groups.retain(|g| *g != gid);
+                        groups.len() != before
+                    })
+                    .await;
             }
             _ => return Ok(()),
         };
@@ -637,6 +631,21 @@ impl Ctx<'_> {
     /// group's embedded members) under its write lock, on a fresh read, and sends the
     /// record's update call when `edit` changed something. A record that is gone is left
     /// alone (removing from it is done; adding to it was checked before any write).
+    /// Membership held on the user: applies `edit` to the group-id array of each user in
+    /// `ids`, one user (and one write lock) at a time.
+    async fn edit_users_groups(
+        &self,
+        array: &MemberArray,
+        ids: &[String],
+        edit: impl Fn(&mut Vec<String>) -> bool,
+    ) -> Result<(), Error> {
+        let users = self.for_kind(ResourceKind::User);
+        for id in ids {
+            users.edit_member_array(id, array, &edit).await?;
+        }
+        Ok(())
+    }
+
     async fn edit_member_array(
         &self,
         owner_id: &str,
