@@ -28,7 +28,7 @@ cat >"$K/keystone.conf" <<CONF
 [DEFAULT]
 log_file = $K/keystone.log
 [database]
-# SQLite locks the file per write: wait for it instead of answering 500.
+# SQLite allows one writer at a time: wait for the lock instead of answering 500.
 connection = sqlite:///$K/keystone.db?timeout=30
 [token]
 provider = fernet
@@ -39,6 +39,11 @@ key_repository = $K/cred
 CONF
 manage() { keystone-manage --config-file "$K/keystone.conf" "$@" >>"$K/setup.log" 2>&1; }
 manage db_sync
+# WAL journal (kept in the file): keystone-wsgi-public leaves a read transaction open after
+# DELETE /users/{id}, and in the default rollback journal that reader's shared lock makes the
+# next write's COMMIT wait out the timeout (500 "database is locked"). In WAL, readers never
+# block the one writer.
+python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL").fetchone()[0])' "$K/keystone.db" >>"$K/setup.log"
 manage fernet_setup --keystone-user root --keystone-group root
 manage credential_setup --keystone-user root --keystone-group root
 manage bootstrap --bootstrap-username "$USER_NAME" --bootstrap-password "$PASSWORD" \
