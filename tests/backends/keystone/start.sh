@@ -2,6 +2,10 @@
 # Starts OpenStack Keystone's identity API v3 (Debian package python3-keystone; installed
 # with apt-get when missing and running as root) on 127.0.0.1 with a fresh SQLite database,
 # and bootstraps an admin user in the `default` domain.
+# Provisioned users and groups live in their own domain, `scim` (created here; the bootstrap
+# admin gets the admin role on it): config/keystone.yaml logs in scoped to that domain, so
+# the gateway lists and creates only there and the admin account is never offered to an IdP
+# to read, update or deprovision.
 # Env: KEYSTONE_PORT (default: a free port), STATE_DIR (default: a new temp dir),
 #      KEYSTONE_USER (admin), KEYSTONE_PASSWORD (default: random).
 # Prints on stdout: API_URL=http://127.0.0.1:PORT/v3, STATE_DIR=..., KEYSTONE_USER=...,
@@ -55,6 +59,12 @@ echo $! >"$K/keystone.pid"
 if ! wait_http "http://127.0.0.1:$PORT/v3" 60; then
   tail -n 30 "$K/server.log" >&2
   exit 4
+fi
+# The provisioning domain, over the API (keystone-manage cannot create domains).
+if ! KS_URL="http://127.0.0.1:$PORT/v3" KS_USER="$USER_NAME" KS_PASSWORD="$PASSWORD" \
+  python3 "$HERE/scim_domain.py" >>"$K/setup.log" 2>&1; then
+  tail -n 20 "$K/setup.log" >&2
+  exit 5
 fi
 echo "API_URL=http://127.0.0.1:$PORT/v3"
 echo "STATE_DIR=$STATE_DIR"
