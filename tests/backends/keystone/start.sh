@@ -43,10 +43,10 @@ key_repository = $K/cred
 CONF
 manage() { keystone-manage --config-file "$K/keystone.conf" "$@" >>"$K/setup.log" 2>&1; }
 manage db_sync
-# WAL journal (kept in the file): keystone-wsgi-public leaves a read transaction open after
-# DELETE /users/{id}, and in the default rollback journal that reader's shared lock makes the
-# next write's COMMIT wait out the timeout (500 "database is locked"). In WAL, readers never
-# block the one writer.
+# WAL journal (kept in the file). In the default rollback journal, the first user create
+# after a DELETE /users/{id} commits while another connection of the same (single-threaded)
+# process still holds a read lock: the commit waits out the busy timeout on itself and
+# answers 500 "database is locked". In WAL, readers never block the writer.
 python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL").fetchone()[0])' "$K/keystone.db" >>"$K/setup.log"
 manage fernet_setup --keystone-user root --keystone-group root
 manage credential_setup --keystone-user root --keystone-group root
