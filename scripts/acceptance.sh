@@ -2,8 +2,8 @@
 # Replays the shared acceptance cases (../shared/acceptance) against the gateway over each
 # backend: `demo` (the bundled directory), `json-server` (a real json-server 0.17.4) and
 # `json-server-1` (a real json-server 1.0.0-beta.15), `keystone` (a real OpenStack Keystone,
-# tests/backends/keystone; not in the default set yet).
-#   scripts/acceptance.sh [demo|json-server|json-server-1|keystone ...]  (default: demo json-server json-server-1)
+# tests/backends/keystone).
+#   scripts/acceptance.sh [demo|json-server|json-server-1|keystone ...]  (default: all four)
 # Env: SCIMGATE_BIN (default target/debug/scimgate), SHARED_DIR (default ../shared),
 #      REQUIRE_SHARED=1 makes a missing shared folder an error (CI sets it).
 set -euo pipefail
@@ -26,6 +26,9 @@ cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
   for s in "${STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/json-server/stop.sh"; done
   for s in "${KEYSTONE_STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/keystone/stop.sh"; done
+  # An empty list leaves `[ -n "" ]` as the last status; under set -e that would turn the
+  # script's own exit code into 1.
+  return 0
 }
 trap cleanup EXIT
 
@@ -80,7 +83,7 @@ keystone() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(demo json-server json-server-1)
+[ ${#targets[@]} -gt 0 ] || targets=(demo json-server json-server-1 keystone)
 status=0
 for t in "${targets[@]}"; do
   case "$t" in

@@ -11,7 +11,8 @@
 # 4. cargo test with the real-backend tests (a real json-server is started per test, a real
 #    Prometheus by the scrape test);
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
-#    real json-server 0.17.4 and 1.0, when ../shared exists beside the checkout;
+#    real json-server 0.17.4 and 1.0 and a real OpenStack Keystone (python3-keystone from
+#    Debian), when ../shared exists beside the checkout;
 # 6. scripts/conformance.sh: the scim2-tester conformance checks (pinned, installed into
 #    .cache/venv-scim2) against the demo directory and a real json-server;
 # 7. scripts/fuzz.sh: each cargo-fuzz target for FUZZ_SECONDS (default 30; needs nightly);
@@ -45,7 +46,7 @@ log "cargo test"
 cargo test --features real-backends
 log "shared acceptance cases"
 cargo build --quiet
-scripts/acceptance.sh demo json-server json-server-1
+scripts/acceptance.sh demo json-server json-server-1 keystone
 log "scim2-tester conformance checks"
 scripts/conformance.sh demo json-server
 log "fuzz targets"

@@ -13,7 +13,7 @@ use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::PatchPath;
 use crate::scim::query::ListQuery;
 use crate::scim::resource::project;
-use crate::scim::schema::{AttributeDef, ResourceSchema, LIST_RESPONSE};
+use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, LIST_RESPONSE};
 
 /// `GET /{Resources}/{id}`.
 pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Error> {
@@ -617,7 +617,11 @@ fn check_filter_attributes(filter: &Filter, schema: &ResourceSchema) -> Result<(
         ))
     };
     match filter {
-        Filter::Compare { path, .. } | Filter::Present(path) => match schema.resolve(path) {
+        Filter::Compare { path, op, .. } => match schema.resolve(path) {
+            Some(Resolved::Attribute(at)) => check_ordering(path, *op, at.sub.unwrap_or(at.attr)),
+            _ => Err(unknown(path)),
+        },
+        Filter::Present(path) => match schema.resolve(path) {
             Some(Resolved::Attribute(_)) => Ok(()),
             _ => Err(unknown(path)),
         },
@@ -637,6 +641,22 @@ fn check_filter_attributes(filter: &Filter, schema: &ResourceSchema) -> Result<(
             .try_for_each(|t| check_filter_attributes(t, schema)),
         Filter::Not(inner) => check_filter_attributes(inner, schema),
     }
+}
+
+/// RFC 7644 §3.4.2.2: `gt`, `ge`, `lt` and `le` on a Boolean (or a complex attribute)
+/// SHALL be refused with `invalidFilter`, not answered with an empty list.
+fn check_ordering(path: &AttrPath, op: CompareOp, def: &AttributeDef) -> Result<(), ScimError> {
+    let ordering = matches!(
+        op,
+        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+    );
+    if ordering && matches!(def.attr_type, AttrType::Boolean | AttrType::Complex) {
+        return Err(ScimError::invalid_filter(format!(
+            "{path} is a {} attribute: it cannot be compared with gt, ge, lt or le",
+            def.attr_type.as_str()
+        )));
+    }
+    Ok(())
 }
 
 /// Inside `attr[...]`, every name must be a sub-attribute of `attr`.

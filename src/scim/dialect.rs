@@ -446,10 +446,12 @@ fn element_filter(item: &Value, def: &AttributeDef) -> Option<Filter> {
 
 /// `value_filter_upsert`: the element implied by a filter made only of `eq` terms joined by
 /// `and` (`type eq "mobile"` → `{"type": "mobile"}`); `None` for any other filter shape.
+/// Entra's upsert selects a slot by its `type`: a filter without a `type` term (such as
+/// `members[value eq "1"]`) names an element that must exist, so no match stays `noTarget`.
 pub(crate) fn upsert_element(filter: &Filter, def: &AttributeDef) -> Option<Map<String, Value>> {
     let mut element = Map::new();
     collect_eq_terms(filter, def, &mut element)?;
-    Some(element)
+    element.contains_key("type").then_some(element)
 }
 
 fn collect_eq_terms(

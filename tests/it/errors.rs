@@ -90,6 +90,26 @@ async fn malformed_json_is_invalid_syntax() {
 }
 
 #[tokio::test]
+async fn ordering_a_boolean_or_complex_attribute_is_invalid_filter() {
+    let gw = Gateway::demo().await;
+    for text in ["active gt true", "active le \"x\"", "name lt \"b\""] {
+        let r = unchanged(
+            &gw,
+            true,
+            gw.scim.get(&format!("/Users?filter={}", enc(text))),
+        )
+        .await;
+        assert_scim_error(&r, 400, Some("invalidFilter"));
+    }
+    // Equality on a Boolean stays fine.
+    let r = gw
+        .scim
+        .get(&format!("/Users?filter={}", enc("active eq true")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
 async fn unparseable_filter_is_invalid_filter_with_position() {
     let gw = Gateway::demo().await;
     for (text, position) in [

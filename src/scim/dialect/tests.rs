@@ -227,6 +227,8 @@ fn upsert_elements_come_from_eq_and_filters_only() {
         "type pr",
         r#"nosuch eq "x""#,
         "type eq null",
+        // No `type`: the filter names an element that must exist (members[value eq "1"]).
+        r#"value eq "+1555""#,
     ] {
         assert!(upsert_element(&f(other), phones).is_none(), "{other}");
     }

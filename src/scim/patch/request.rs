@@ -10,6 +10,11 @@ use crate::scim::error::ScimError;
 use crate::scim::filter::FilterLimits;
 use crate::scim::schema::{ResourceSchema, PATCH_OP};
 
+/// Most operations in one PatchOp. IdPs send a handful (Entra batches members into one
+/// operation's value array); each operation re-reads the multi-valued attribute it changes,
+/// so thousands of them on a large array would cost minutes of CPU in one request.
+pub const MAX_OPERATIONS: usize = 1000;
+
 pub(super) fn parse(
     body: &Value,
     schema: &ResourceSchema,
@@ -34,6 +39,12 @@ pub(super) fn parse(
         return Err(ScimError::invalid_value(
             "\"Operations\" is empty: a PATCH needs at least one operation",
         ));
+    }
+    if ops.len() > MAX_OPERATIONS {
+        return Err(ScimError::invalid_value(format!(
+            "{} operations in one PATCH; at most {MAX_OPERATIONS} are accepted (send several requests, or one operation with many values)",
+            ops.len()
+        )));
     }
     let mut out = Vec::with_capacity(ops.len());
     for (i, raw) in ops.iter().enumerate() {

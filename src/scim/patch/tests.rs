@@ -84,6 +84,23 @@ fn member_ids(group: &Value) -> Vec<&str> {
 // ---- PATCH paths ----
 
 #[test]
+fn too_many_operations_are_refused_before_any_applies() {
+    let one = json!({"op": "add", "path": "emails", "value": [{"type": "work", "value": "a@x"}]});
+    let ops = Value::Array(vec![one.clone(); request::MAX_OPERATIONS + 1]);
+    let e = err(&user(), ops, &user_schema());
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{e}");
+    let ops = Value::Array(vec![one; request::MAX_OPERATIONS]);
+    ok(&user(), ops, &user_schema());
+}
+
+#[test]
+fn a_member_filter_that_matches_nothing_is_no_target_not_an_upsert() {
+    let ops = json!([{"op": "replace", "path": "members[value eq \"9\"].value", "value": "2"}]);
+    let e = err(&group(&["1"]), ops, &group_schema());
+    assert_eq!(e.scim_type, Some(ScimType::NoTarget), "{e}");
+}
+
+#[test]
 fn parses_patch_paths() {
     let limits = FilterLimits::default();
     let typed = parse_patch_path(r#"emails[type eq "work"].value"#, &limits).unwrap();
