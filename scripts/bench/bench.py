@@ -420,7 +420,9 @@ class Bench:
                   a.users, warm_s, entries, before, hwm, RSS_TARGET_MB,
                   ("met" if hwm < RSS_TARGET_MB else "NOT met") if a.users >= 100000
                   else "n/a below 100,000 users", load()), flush=True)
-        if entries is not None and entries < a.users * 0.99:
+        # read_all stops once all but the last `connections` answers are in (wrk drops those
+        # in flight), so up to that many users may be left unread: 3% of the smoke's 2,000.
+        if entries is not None and entries < (a.users - a.connections) * 0.99:
             fail("only %s of %d users cached after the warm-up" % (entries, a.users))
         self.check_alive()
         self.stop_all()
