@@ -20,12 +20,11 @@ fi
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --quiet)
 TOKEN="acceptance-$(date +%s)-$RANDOM"
 PIDS=()
-STATES=()
-KEYSTONE_STATES=()
+STATES=() # a started backend's state folder, and beside it (same index) its stop script
+STOPS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
-  for s in "${STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/json-server/stop.sh"; done
-  for s in "${KEYSTONE_STATES[@]:-}"; do [ -n "$s" ] && STATE_DIR="$s" "$ROOT/tests/backends/keystone/stop.sh"; done
+  for i in "${!STATES[@]}"; do STATE_DIR="${STATES[$i]}" "${STOPS[$i]}"; done
   # An empty list leaves `[ -n "" ]` as the last status; under set -e that would turn the
   # script's own exit code into 1.
   return 0
@@ -46,14 +45,21 @@ demo() {
   run_cases "the demo directory" "http://127.0.0.1:$port/scim/v2"
 }
 
-json_server() { # backend folder under tests/backends, config name, label
+real_backend() { # folder under tests/backends, config name, label
   local out api state port
   # A file, not $(...): the server keeps inherited descriptors open, and a capture would wait.
   out="$(mktemp)"
   "$ROOT/tests/backends/$1/start.sh" >"$out"
   api="$(sed -n 's/^API_URL=//p' "$out")"; state="$(sed -n 's/^STATE_DIR=//p' "$out")"
+  # Keystone's start.sh also prints the login that config/keystone.yaml reads from the env.
+  if grep -q '^KEYSTONE_USER=' "$out"; then
+    KEYSTONE_USER="$(sed -n 's/^KEYSTONE_USER=//p' "$out")"
+    KEYSTONE_PASSWORD="$(sed -n 's/^KEYSTONE_PASSWORD=//p' "$out")"
+    export KEYSTONE_USER KEYSTONE_PASSWORD
+  fi
   rm -f "$out"
   STATES+=("$state")
+  STOPS+=("$ROOT/tests/backends/$1/stop.sh")
   port="$(free_port)"
   "$BIN" serve --config "$ROOT/config/$2.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
     --admin-listen "127.0.0.1:$(free_port)" \
@@ -63,34 +69,15 @@ json_server() { # backend folder under tests/backends, config name, label
   run_cases "$3" "http://127.0.0.1:$port/scim/v2"
 }
 
-keystone() {
-  local out api state port
-  out="$(mktemp)"
-  "$ROOT/tests/backends/keystone/start.sh" >"$out"
-  api="$(sed -n 's/^API_URL=//p' "$out")"; state="$(sed -n 's/^STATE_DIR=//p' "$out")"
-  KEYSTONE_USER="$(sed -n 's/^KEYSTONE_USER=//p' "$out")"
-  KEYSTONE_PASSWORD="$(sed -n 's/^KEYSTONE_PASSWORD=//p' "$out")"
-  export KEYSTONE_USER KEYSTONE_PASSWORD
-  rm -f "$out"
-  KEYSTONE_STATES+=("$state")
-  port="$(free_port)"
-  "$BIN" serve --config "$ROOT/config/keystone.yaml" --listen "127.0.0.1:$port" --token "$TOKEN" \
-    --admin-listen "127.0.0.1:$(free_port)" \
-    --backend-url "$api" >"$state/scimgate.log" 2>&1 &
-  PIDS+=($!)
-  wait_http "http://127.0.0.1:$port/scim/v2/ServiceProviderConfig" 20
-  run_cases "Keystone" "http://127.0.0.1:$port/scim/v2"
-}
-
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(demo json-server json-server-1 keystone)
 status=0
 for t in "${targets[@]}"; do
   case "$t" in
     demo) demo || status=1 ;;
-    json-server) json_server json-server json-server "json-server 0.17.4" || status=1 ;;
-    json-server-1) json_server json-server-1 json-server-1 "json-server 1.0.0-beta.15" || status=1 ;;
-    keystone) keystone || status=1 ;;
+    json-server) real_backend json-server json-server "json-server 0.17.4" || status=1 ;;
+    json-server-1) real_backend json-server-1 json-server-1 "json-server 1.0.0-beta.15" || status=1 ;;
+    keystone) real_backend keystone keystone "Keystone" || status=1 ;;
     *) log "unknown backend $t"; exit 2 ;;
   esac
 done
