@@ -464,8 +464,8 @@ class Bench:
         readable = a.users // 2
         delete_first, delete_end = FIRST_BULK_ID + readable, FIRST_BULK_ID + a.users
         directory, dir_port = self.start_directory(a.users)
-        # A capacity just above what the reads touch: the cache is full before the soak, and
-        # the POSTed users evict rather than grow it, so a rising RSS means a leak.
+        # A capacity just above what the reads touch, all read before the soak: the cache
+        # cannot grow much during it, so a rising RSS points to a leak, not to the cache.
         gateway, port, admin, _ = self.start_gateway(
             "gateway", dir_port, cache=True,
             extra_env={"SCIMGATE__CACHE__CAPACITY": str(readable + 1000)})
@@ -488,6 +488,7 @@ class Bench:
                 "BENCH_DELETE": "%d:%d" % (self.delete_next, max(0, delete_end - self.delete_next))})
             self.delete_next += r["deletes"] * a.threads
             r["rss_mb"] = gateway.status("VmRSS") / 1024
+            r["cached"] = cached_records(admin)
             r["load"] = load()
             self.check_alive()
             return r
@@ -511,18 +512,18 @@ class Bench:
         pause_ms = max(0.0, 1000 * a.connections * (1 / target - 1 / peak["rps"]))
         before = status_counts(admin)
         rows, started = [], time.perf_counter()
-        print("\n  %7s %9s %8s %9s %9s %9s %7s %9s  %s" % (
+        print("\n  %7s %9s %8s %9s %9s %9s %7s %9s %8s  %s" % (
             "t s", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MB",
-            "load"), flush=True)
+            "cached", "load"), flush=True)
         while time.perf_counter() - started < a.soak * 60 - 0.5:
             left = a.soak * 60 - (time.perf_counter() - started)
             r = interval(max(1, min(a.soak_interval, round(left))), "s%d" % len(rows), pause_ms)
             r["t_s"] = time.perf_counter() - started
             r["pause_ms"] = pause_ms
             rows.append(r)
-            print("  %7.0f %9d %8.0f %9.2f %9.2f %9.2f %7d %9.1f  %s" % (
+            print("  %7.0f %9d %8.0f %9.2f %9.2f %9.2f %7d %9.1f %8s  %s" % (
                 r["t_s"], r["requests"], r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000,
-                r["max_us"] / 1000, r["errors"], r["rss_mb"], r["load"]), flush=True)
+                r["max_us"] / 1000, r["errors"], r["rss_mb"], r["cached"], r["load"]), flush=True)
             if r["errors"]:
                 fail("soak interval ending at %.0f s: %d errors (%s)" % (r["t_s"], r["errors"], {
                     k: r[k] for k in ("connect", "read", "write", "status", "timeout")}))
