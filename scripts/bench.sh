@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh [--rounds N] [--duration SECONDS] [--users N] [--scale 10000,50000,100000]
 #                    [--connections N] [--json FILE] [--smoke]
+#   scripts/bench.sh --soak MINUTES [--soak-interval SECONDS] [--soak-fraction 0.7] [--smoke]
 #
 # Builds the release binary and the static hyper server (examples/static_user.rs), installs
 # wrk from Debian when it is missing, then runs scripts/bench/bench.py: every case at 64
@@ -12,8 +13,15 @@
 # `bench.py --help` lists every option. Timings never fail the run; an error, a non-2xx
 # answer or a crashed process does (exit 1).
 #
+# --soak MINUTES: only the soak. The Entra-like mix (bench.py's SOAK_MIX: filter and id
+# reads, PATCHes, POSTs, member adds and removes, deletes) at 64 connections for 10 s gives
+# its maximum rate. Then it runs at 70% of that for MINUTES, in back-to-back runs of 20 s,
+# and prints each run's requests, errors, p99 and the gateway's RSS, and then a verdict.
+# An error, a non-2xx answer or a crash fails it; timings and RSS never do.
+#
 # --smoke: about 30 seconds in all (1 round of 1 s per case, 2,000 users, a small scale
-# series), run by scripts/test.sh so the benchmark cannot rot. Its figures mean nothing.
+# series; with --soak, 2,000 users, 3 s for the maximum rate and runs of 5 s). scripts/test.sh
+# runs it so the benchmark cannot rot. Its figures mean nothing.
 # --debug: use the debug build (scripts/test.sh has built it already); figures mean nothing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +34,7 @@ for a in "$@"; do
   case "$a" in
     --smoke)
       args+=(--rounds 1 --duration 1 --users 2000 --hot-users 200 --startups 2
-        --scale 1000,2000 --group-members 300) ;;
+        --scale 1000,2000 --group-members 300 --soak-interval 5 --soak-max-seconds 3) ;;
     --debug) profile=debug ;;
     *) args+=("$a") ;;
   esac

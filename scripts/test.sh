@@ -17,8 +17,9 @@
 #    .cache/venv-scim2) against the demo directory and a real json-server;
 # 7. scripts/fuzz.sh: each cargo-fuzz target for FUZZ_SECONDS (default 30; needs nightly);
 # 8. scripts/api-fuzz.sh: schemathesis against `scimgate demo` for API_FUZZ_SECONDS (default 90);
-# 9. a smoke run of the benchmark (scripts/bench.sh --smoke --debug; installs wrk): it fails
-#    on any error, non-2xx answer or crashed process, never on timings.
+# 9. a smoke run of the benchmark (scripts/bench.sh --smoke --debug; installs wrk) and of the
+#    soak (--soak 0.25: 15 s of the mixed traffic): each fails on any error, non-2xx answer or
+#    crashed process, never on timings.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -55,3 +56,5 @@ log "API fuzzing"
 scripts/api-fuzz.sh "${API_FUZZ_SECONDS:-90}"
 log "benchmark smoke run (fails on errors or a crash, never on timings)"
 scripts/bench.sh --smoke --debug
+log "soak smoke run (fails on errors or a crash, never on timings)"
+scripts/bench.sh --smoke --debug --soak 0.25

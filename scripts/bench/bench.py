@@ -45,6 +45,26 @@ PATCH_BODY = (
 )
 DIRECT_PATCH_BODY = '{"display_name":"Renamed {u}"}'
 
+PATCH_OPS = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}'
+MEMBER_OP = '{"op":"%s","path":"members","value":[{"value":"{m}"}]}'
+# The soak's Entra-like mix: (kind, weight, method, path, body); see case.lua's MIX.
+# Entra matches by userName, reads by id, PATCHes with capitalised ops and string booleans,
+# adds and removes one member per PATCH, and deletes rarely.
+SOAK_MIX = [
+    ("filter", 40, "GET", FILTER.replace("{n}", "{i}"), ""),
+    ("get", 28, "GET", "/scim/v2/Users/{n}", ""),
+    ("patch_title", 8, "PATCH", "/scim/v2/Users/{n}",
+     PATCH_OPS % '{"op":"Replace","path":"title","value":"Title {u}"}'),
+    ("patch_disable", 2, "PATCH", "/scim/v2/Users/{n}",
+     PATCH_OPS % '{"op":"Replace","path":"active","value":"False"}'),
+    ("patch_enable", 2, "PATCH", "/scim/v2/Users/{n}",
+     PATCH_OPS % '{"op":"Replace","path":"active","value":"True"}'),
+    ("post", 8, "POST", "/scim/v2/Users", USER_BODY),
+    ("member_add", 5, "PATCH", "/scim/v2/Groups/{g}", PATCH_OPS % (MEMBER_OP % "Add")),
+    ("member_remove", 5, "PATCH", "/scim/v2/Groups/{g}", PATCH_OPS % (MEMBER_OP % "Remove")),
+    ("delete", 2, "DELETE", "/scim/v2/Users/{d}", ""),
+]
+
 # Targets of issue 6: (minimum median ratio, what it is compared with).
 TARGETS = {
     "gw_get_hit": 0.60,
@@ -232,15 +252,19 @@ class Bench:
 
     def wrk(self, port, method, path, first, count, body="", sequential=False,
             duration=None, tag="t"):
+        return self.run_wrk(port, [method, path, str(first), str(count), body,
+                                   "seq" if sequential else ""], duration or self.args.duration, tag)
+
+    def run_wrk(self, port, script_args, duration, tag, env=None):
+        """One wrk run of case.lua with `script_args`; its BENCH result plus rps and errors."""
         a = self.args
         argv = [
-            "wrk", "-t%d" % a.threads, "-c%d" % a.connections,
-            "-d%ds" % (duration or a.duration), "--timeout", "10s", "-s", CASE_LUA,
-            "http://127.0.0.1:%d" % port, "--", method, path, str(first), str(count),
-            body, "seq" if sequential else "",
-        ]
-        env = dict(os.environ, BENCH_TOKEN=TOKEN, BENCH_TAG=tag, BENCH_THREADS=str(a.threads))
-        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+            "wrk", "-t%d" % a.threads, "-c%d" % a.connections, "-d%ds" % duration,
+            "--timeout", "10s", "-s", CASE_LUA, "http://127.0.0.1:%d" % port, "--",
+        ] + script_args
+        env = dict(os.environ, BENCH_TOKEN=TOKEN, BENCH_TAG=tag, BENCH_THREADS=str(a.threads),
+                   **(env or {}))
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration + 600)
         m = re.search(r"^BENCH (\{.*\})$", out.stdout, re.M)
         if not m:
             raise SystemExit("wrk gave no result:\n%s\n%s" % (out.stdout, out.stderr))
@@ -428,6 +452,120 @@ class Bench:
         self.stop_all()
         self.startups, self.hwm = startups, hwm
 
+    # --- soak ---------------------------------------------------------------------------
+
+    def soak(self):
+        """Entra-like mixed traffic: its maximum rate measured briefly, then --soak-fraction of
+        it for --soak minutes in back-to-back runs of --soak-interval seconds, each reporting
+        its rate, errors, p99 and the gateway's RSS. Errors and crashes fail; timings never."""
+        a = self.args
+        print("machine: nproc=%d, %s; load average at start %s" % (
+            os.cpu_count(), cpu_model(), open("/proc/loadavg").read().strip()), flush=True)
+        # The first half of the users is read, patched and put into groups; the second half
+        # is deleted, each user once, so no read ever meets a user deleted before it.
+        readable = a.users // 2
+        delete_first, delete_end = FIRST_BULK_ID + readable, FIRST_BULK_ID + a.users
+        directory, dir_port = self.start_directory(a.users)
+        # A capacity just above what the reads touch, all read before the soak: the cache
+        # cannot grow much during it, so a rising RSS points to a leak, not to the cache.
+        gateway, port, admin, _ = self.start_gateway(
+            "gateway", dir_port, cache=True,
+            extra_env={"SCIMGATE__CACHE__CAPACITY": str(readable + 1000)})
+        self.warm(port, admin, FIRST_BULK_ID, readable, with_filter=True)
+        groups = []
+        for k in range(a.soak_groups):
+            st, g = call("127.0.0.1", port, "POST", "/scim/v2/Groups", {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "soak-%d-%d" % (os.getpid(), k)})
+            if st != 201:
+                raise SystemExit("group create answered %s %s" % (st, g))
+            groups.append(g["id"])
+        mix = [str(x) for kind in SOAK_MIX for x in kind[1:]]
+        script = ["MIX", str(FIRST_BULK_ID), str(readable)] + mix
+
+        def interval(seconds, tag, pause_ms):
+            r = self.run_wrk(port, script, seconds, tag, env={
+                "BENCH_GROUPS": ",".join(groups), "BENCH_DELAY_MS": "%.3f" % pause_ms,
+                "BENCH_MEMBERS": str(a.soak_members),
+                "BENCH_DELETE": "%d:%d" % (self.delete_next, max(0, delete_end - self.delete_next))})
+            self.delete_next += r["deletes"] * a.threads
+            r["rss_mb"] = gateway.status("VmRSS") / 1024
+            r["cached"] = cached_records(admin)
+            r["load"] = load()
+            self.check_alive()
+            return r
+
+        self.delete_next = delete_first
+        print("\nmix (weights): %s" % ", ".join("%s %d" % (k[0], k[1]) for k in SOAK_MIX))
+        print("%d users (%d read, %d to delete), %d groups of members drawn from %d users, "
+              "%d connections, wrk -t%d" % (a.users, readable, a.users - readable, len(groups),
+                                            min(a.soak_members, readable), a.connections, a.threads))
+        peak = interval(a.soak_max_seconds, "max", 0)
+        target = peak["rps"] * a.soak_fraction
+        print("maximum: %.0f req/s over %d s (p99 %.2f ms, %d errors; load %s); soak target "
+              "%.0f%% = %.0f req/s" % (peak["rps"], a.soak_max_seconds, peak["p99_us"] / 1000,
+                                       peak["errors"], peak["load"], 100 * a.soak_fraction,
+                                       target), flush=True)
+        if peak["errors"]:
+            fail("maximum-rate run: %d errors" % peak["errors"])
+        # Each connection sends, waits for the answer, then pauses: at the maximum a cycle is
+        # connections/peak seconds; the pause stretches it to connections/target. After every
+        # interval the pause is corrected by how far that interval's rate was off.
+        pause_ms = max(0.0, 1000 * a.connections * (1 / target - 1 / peak["rps"]))
+        before = status_counts(admin)
+        rows, started = [], time.perf_counter()
+        print("\n  %7s %9s %8s %9s %9s %9s %7s %9s %8s  %s" % (
+            "t s", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MB",
+            "cached", "load"), flush=True)
+        while time.perf_counter() - started < a.soak * 60 - 0.5:
+            left = a.soak * 60 - (time.perf_counter() - started)
+            r = interval(max(1, min(a.soak_interval, round(left))), "s%d" % len(rows), pause_ms)
+            r["t_s"] = time.perf_counter() - started
+            r["pause_ms"] = pause_ms
+            rows.append(r)
+            print("  %7.0f %9d %8.0f %9.2f %9.2f %9.2f %7d %9.1f %8s  %s" % (
+                r["t_s"], r["requests"], r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000,
+                r["max_us"] / 1000, r["errors"], r["rss_mb"], r["cached"], r["load"]), flush=True)
+            if r["errors"]:
+                fail("soak interval ending at %.0f s: %d errors (%s)" % (r["t_s"], r["errors"], {
+                    k: r[k] for k in ("connect", "read", "write", "status", "timeout")}))
+            if r["rps"] > 0:
+                pause_ms = max(0.0, pause_ms + 1000 * a.connections * (1 / target - 1 / r["rps"]))
+        after = status_counts(admin)
+        answered = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        answered = {k: v for k, v in answered.items() if v}
+        non_2xx = {k: v for k, v in answered.items() if not k[1].startswith("2")}
+        total = sum(r["requests"] for r in rows)
+        errors = sum(r["errors"] for r in rows)
+        p99s = [r["p99_us"] / 1000 for r in rows]
+        seconds = sum(r["duration_us"] for r in rows) / 1e6
+        print("\nsoak verdict: %.1f min, %d requests at %.0f req/s (target %.0f); errors %d "
+              "(goal 0); gateway answers by operation and class: %s" % (
+                  seconds / 60, total, total / seconds, target, errors,
+                  ", ".join("%s %s %d" % (op, cls, n) for (op, cls), n in sorted(answered.items()))))
+        print("  p99 per interval: min %.2f ms, median %.2f ms, max %.2f ms; RSS first %.1f MB, "
+              "last %.1f MB, max %.1f MB; load at end %s" % (
+                  min(p99s), statistics.median(p99s), max(p99s), rows[0]["rss_mb"],
+                  rows[-1]["rss_mb"], max(r["rss_mb"] for r in rows), load()), flush=True)
+        if non_2xx:
+            fail("the gateway answered non-2xx during the soak: %s" % non_2xx)
+        # The writes landed: the first user deleted is gone, the users before it remain.
+        if self.delete_next > delete_first:
+            st, _ = call("127.0.0.1", port, "GET", "/scim/v2/Users/%d" % delete_first)
+            if st != 404:
+                fail("user %d was deleted during the soak but answers %s" % (delete_first, st))
+        st, body = call("127.0.0.1", port, "GET", "/scim/v2/Users/%d" % FIRST_BULK_ID)
+        if st != 200 or body.get("userName") != "user1@example.com":
+            fail("user %d after the soak: %s %s" % (FIRST_BULK_ID, st, str(body)[:200]))
+        self.check_alive()
+        self.stop_all()
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"soak": {"max": peak, "target_rps": target, "intervals": rows,
+                                    "answered": {"%s %s" % k: v for k, v in answered.items()}}},
+                          f, indent=1)
+        return 1 if failures else 0
+
     # --- scale --------------------------------------------------------------------------
 
     def scale(self, sizes):
@@ -565,6 +703,17 @@ def scim_requests(admin_port):
         r"^scimgate_scim_requests_total\{[^}]*\} (\S+)$", metrics(admin_port), re.M))
 
 
+def status_counts(admin_port):
+    """{(operation, status class): SCIM requests answered} from the gateway's metrics."""
+    counts = {}
+    for labels, value in re.findall(
+            r"^scimgate_scim_requests_total\{([^}]*)\} (\S+)$", metrics(admin_port), re.M):
+        l = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        key = (l.get("resource", "") + " " + l.get("operation", ""), l.get("status_class", ""))
+        counts[key] = counts.get(key, 0) + float(value)
+    return counts
+
+
 def cached_records(admin_port):
     try:
         conn = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=10)
@@ -598,6 +747,17 @@ def main():
     p.add_argument("--scale", default="10000,50000,100000",
                    help="directory sizes of the scale series (empty: skip)")
     p.add_argument("--group-members", type=int, default=10000)
+    p.add_argument("--soak", type=float, metavar="MINUTES",
+                   help="run only the soak: the Entra-like mix for MINUTES at --soak-fraction "
+                        "of its maximum rate")
+    p.add_argument("--soak-interval", type=int, default=20,
+                   help="seconds per soak interval (one wrk run: its own rate, p99 and RSS)")
+    p.add_argument("--soak-max-seconds", type=int, default=10,
+                   help="seconds of the unpaced run that measures the mix's maximum rate")
+    p.add_argument("--soak-fraction", type=float, default=0.7, help="of the maximum rate")
+    p.add_argument("--soak-groups", type=int, default=20, help="groups the member PATCHes use")
+    p.add_argument("--soak-members", type=int, default=200,
+                   help="users the member PATCHes draw from (a group settles near half of it)")
     p.add_argument("--json", help="also write every figure to this file")
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "scimgate"))
     p.add_argument("--static-bin",
@@ -608,7 +768,7 @@ def main():
         raise SystemExit("wrk is not installed (scripts/bench.sh installs it)")
     bench = Bench(args)
     try:
-        status = bench.run()
+        status = bench.soak() if args.soak else bench.run()
     finally:
         bench.stop_all()
         if not args.keep_logs and not failures:
