@@ -2,7 +2,7 @@
 //! timeouts, a bounded response size and the outbound credential on every call.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -66,11 +66,23 @@ impl BackendResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// `Retry-After` in seconds, when given as a number.
+    /// `Retry-After` in seconds: a number, or an HTTP-date counted from now (RFC 9110
+    /// section 10.2.3; a date already past means 0).
     pub fn retry_after(&self) -> Option<u64> {
-        self.header("retry-after")
-            .and_then(|v| v.trim().parse().ok())
+        retry_after_seconds(self.header("retry-after")?, SystemTime::now())
     }
+}
+
+fn retry_after_seconds(value: &str, now: SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse() {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    // Rounded up: retrying a fraction of a second early would only meet the same refusal.
+    Some(at.duration_since(now).map_or(0, |wait| {
+        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    }))
 }
 
 /// Client for one backend.
@@ -266,4 +278,27 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::retry_after_seconds;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00 UTC
+        assert_eq!(retry_after_seconds(" 120 ", now), Some(120));
+        assert_eq!(
+            retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(30)
+        );
+        assert_eq!(
+            retry_after_seconds("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_seconds("soon", now), None);
+        assert_eq!(retry_after_seconds("-5", now), None);
+    }
 }
