@@ -143,6 +143,34 @@ impl BackendClient {
         &self.base
     }
 
+    /// `text` with every credential this client sends replaced by `[redacted]`: the
+    /// configured header values, the auth secrets and the current token, each whole and
+    /// without a scheme word such as `Bearer`. Backend error texts are relayed to the IdP,
+    /// and a directory that echoes its request must not hand the credentials on. Values
+    /// shorter than 6 characters are left alone: a header such as `X-Api-Version: 2` is no
+    /// secret, and scrubbing every `2` would garble the text.
+    pub fn redact(&self, text: &str) -> String {
+        const SHORTEST_SECRET: usize = 6;
+        let mut secrets: Vec<String> = self
+            .headers
+            .values()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .chain(self.auth.secret_texts())
+            .collect();
+        let schemeless: Vec<String> = secrets
+            .iter()
+            .filter_map(|s| s.split_once(' ').map(|(_, rest)| rest.to_owned()))
+            .collect();
+        secrets.extend(schemeless);
+        // Longest first, so a token is not half-replaced through a secret it contains.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut text = text.to_owned();
+        for secret in secrets.iter().filter(|s| s.len() >= SHORTEST_SECRET) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+        text
+    }
+
     /// Authenticates every call with `auth` (replacing the default: none).
     pub fn with_auth(mut self, auth: Outbound) -> BackendClient {
         self.auth = Arc::new(auth);
