@@ -356,6 +356,7 @@ fn full_schema(raw: &MappingFile, kind: ResourceKind, p: &mut Problems<'_>) -> R
         endpoint: kind.endpoint().into(),
         core,
         extensions,
+        whole: None,
     }
 }
 
@@ -1147,6 +1148,7 @@ fn published_schema(
             .map(|ext| keep(ext, Some(&ext.id)))
             .filter(|ext| !ext.attributes.is_empty())
             .collect(),
+        whole: Some(std::sync::Arc::new(full.clone())),
     }
 }
 

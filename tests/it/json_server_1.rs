@@ -24,6 +24,7 @@ mod entra {
         remove_work_email,
         replace_emails_without_primary,
         disable_and_reenable,
+        unmapped_attributes_are_ignored,
         immutable_site,
         create_group_without_members,
         add_members_with_null_ref,
