@@ -180,6 +180,11 @@ impl Fixture {
         assert_eq!(r.status, 200, "json-server PATCH /users/{id}: {}", r.text);
     }
 
+    /// Creates [`user_with`]`(run, extra)` through SCIM; returns its id.
+    async fn create(&self, run: &str, extra: Value) -> String {
+        create(&self.gw, "/Users", &user_with(run, extra)).await
+    }
+
     /// The SCIM resource `id`.
     async fn user(&self, id: &str) -> Value {
         fetch(&self.gw, &format!("/Users/{id}")).await
@@ -252,12 +257,7 @@ fn ids_of(resources: &[Value]) -> Vec<String> {
 async fn value_map_stores_the_backend_value_and_reads_the_scim_one() {
     let f = Fixture::start().await;
     let run = run_id();
-    let id = create(
-        &f.gw,
-        "/Users",
-        &user_with(&run, json!({"userType": "Employee"})),
-    )
-    .await;
+    let id = f.create(&run, json!({"userType": "Employee"})).await;
     assert_eq!(f.stored(&id).await["kind"], "staff");
     assert_eq!(f.user(&id).await["userType"], "Employee");
 
@@ -290,12 +290,7 @@ async fn value_map_stores_the_backend_value_and_reads_the_scim_one() {
 async fn value_outside_the_map_is_invalid_value_and_changes_nothing() {
     let f = Fixture::start().await;
     let run = run_id();
-    let id = create(
-        &f.gw,
-        "/Users",
-        &user_with(&run, json!({"userType": "Employee"})),
-    )
-    .await;
+    let id = f.create(&run, json!({"userType": "Employee"})).await;
     let other = run_id();
     f.refused(
         &id,
@@ -315,11 +310,12 @@ async fn value_outside_the_map_is_invalid_value_and_changes_nothing() {
 async fn integer_and_number_types_coerce_both_ways() {
     let f = Fixture::start().await;
     let run = run_id();
-    let body = user_with(
-        &run,
-        json!({ENTERPRISE: {"employeeNumber": "1234", "costCenter": "4100.5"}}),
-    );
-    let id = create(&f.gw, "/Users", &body).await;
+    let id = f
+        .create(
+            &run,
+            json!({ENTERPRISE: {"employeeNumber": "1234", "costCenter": "4100.5"}}),
+        )
+        .await;
     let stored = f.stored(&id).await;
     assert_eq!(stored["employee_number"], json!(1234));
     assert_eq!(stored["cost_center"], json!(4100.5));
@@ -354,7 +350,7 @@ async fn integer_and_number_types_coerce_both_ways() {
 async fn non_numbers_for_numeric_types_are_invalid_value() {
     let f = Fixture::start().await;
     let run = run_id();
-    let id = create(&f.gw, "/Users", &user_with(&run, json!({}))).await;
+    let id = f.create(&run, json!({})).await;
     let other = run_id();
     f.refused(
         &id,
@@ -377,11 +373,12 @@ async fn booleans_coerce_both_ways_including_entra_strings() {
     let f = Fixture::start().await;
     let run = run_id();
     let login = format!("tx-{run}@example.com");
-    let body = user_with(
-        &run,
-        json!({"active": true, "emails": [{"type": "work", "value": login, "primary": true}]}),
-    );
-    let id = create(&f.gw, "/Users", &body).await;
+    let id = f
+        .create(
+            &run,
+            json!({"active": true, "emails": [{"type": "work", "value": login, "primary": true}]}),
+        )
+        .await;
     let stored = f.stored(&id).await;
     // `active` has type boolean, the primary flag type string.
     assert_eq!(stored["enabled"], json!(true));
@@ -426,11 +423,7 @@ async fn booleans_coerce_both_ways_including_entra_strings() {
 async fn epoch_seconds_and_millis_store_numbers_and_read_rfc3339() {
     let f = Fixture::start().await;
     let run = run_id();
-    let body = user_with(
-        &run,
-        json!({HR: {"hireDate": "2024-05-01T11:00:00+02:00", "lastReview": "2024-05-01T09:00:00.250Z"}}),
-    );
-    let id = create(&f.gw, "/Users", &body).await;
+    let id = f.create(&run, json!({HR: {"hireDate": "2024-05-01T11:00:00+02:00", "lastReview": "2024-05-01T09:00:00.250Z"}})).await;
     let stored = f.stored(&id).await;
     assert_eq!(stored["hired_at"], json!(1_714_554_000));
     assert_eq!(stored["reviewed_ms"], json!(1_714_554_000_250_i64));
@@ -477,11 +470,7 @@ async fn epoch_seconds_and_millis_store_numbers_and_read_rfc3339() {
 async fn date_and_sql_datetime_store_their_text_forms_in_utc() {
     let f = Fixture::start().await;
     let run = run_id();
-    let body = user_with(
-        &run,
-        json!({HR: {"startDate": "2024-05-01T23:30:00-05:00", "badgeIssued": "2024-05-01T11:00:00+02:00"}}),
-    );
-    let id = create(&f.gw, "/Users", &body).await;
+    let id = f.create(&run, json!({HR: {"startDate": "2024-05-01T23:30:00-05:00", "badgeIssued": "2024-05-01T11:00:00+02:00"}})).await;
     let stored = f.stored(&id).await;
     assert_eq!(stored["start_date"], "2024-05-02");
     assert_eq!(stored["badge_issued"], "2024-05-01 09:00:00");
@@ -505,12 +494,9 @@ async fn date_and_sql_datetime_store_their_text_forms_in_utc() {
 async fn datetimes_that_are_not_rfc3339_are_invalid_value() {
     let f = Fixture::start().await;
     let run = run_id();
-    let id = create(
-        &f.gw,
-        "/Users",
-        &user_with(&run, json!({HR: {"hireDate": "2024-05-01T09:00:00Z"}})),
-    )
-    .await;
+    let id = f
+        .create(&run, json!({HR: {"hireDate": "2024-05-01T09:00:00Z"}}))
+        .await;
     let mut posts = Vec::new();
     let mut patches = Vec::new();
     for attr in ["hireDate", "lastReview", "startDate", "badgeIssued"] {
@@ -531,7 +517,7 @@ async fn datetimes_that_are_not_rfc3339_are_invalid_value() {
 async fn meta_timestamps_stored_as_epoch_seconds() {
     let f = Fixture::start().await;
     let run = run_id();
-    let id = create(&f.gw, "/Users", &user_with(&run, json!({}))).await;
+    let id = f.create(&run, json!({})).await;
     let stored = f.stored(&id).await;
     let created = stored["created_at"]
         .as_i64()
@@ -561,12 +547,7 @@ async fn template_builds_display_name_and_follows_a_patched_part() {
     let f = Fixture::start().await;
     let run = run_id();
     // A displayName the client sends is replaced by the template.
-    let id = create(
-        &f.gw,
-        "/Users",
-        &user_with(&run, json!({"displayName": "JD"})),
-    )
-    .await;
+    let id = f.create(&run, json!({"displayName": "JD"})).await;
     assert_eq!(f.stored(&id).await["display_name"], "Jane Doe");
     assert_eq!(f.user(&id).await["displayName"], "Jane Doe");
 
@@ -617,16 +598,17 @@ async fn case_folding_applies_only_where_the_mapping_says() {
     let f = Fixture::start().await;
     let run = run_id();
     let login = format!("Jane.Doe-{run}@Example.COM");
-    let body = user_with(
-        &run,
-        json!({
-            "userName": login,
-            "nickName": "jd",
-            "title": "  Senior  Engineer ",
-            "emails": [{"type": "work", "value": login}]
-        }),
-    );
-    let id = create(&f.gw, "/Users", &body).await;
+    let id = f
+        .create(
+            &run,
+            json!({
+                "userName": login,
+                "nickName": "jd",
+                "title": "  Senior  Engineer ",
+                "emails": [{"type": "work", "value": login}]
+            }),
+        )
+        .await;
     let stored = f.stored(&id).await;
     assert_eq!(stored["email"], login.to_lowercase());
     assert_eq!(stored["nick"], "JD");
@@ -659,15 +641,12 @@ async fn case_folding_applies_only_where_the_mapping_says() {
 async fn default_is_written_only_when_absent() {
     let f = Fixture::start().await;
     let run = run_id();
-    let absent = create(&f.gw, "/Users", &user_with(&run, json!({}))).await;
+    let absent = f.create(&run, json!({})).await;
     assert_eq!(f.stored(&absent).await["language"], "en");
     assert_eq!(f.user(&absent).await["preferredLanguage"], "en");
-    let sent = create(
-        &f.gw,
-        "/Users",
-        &user_with(&run_id(), json!({"preferredLanguage": "nb"})),
-    )
-    .await;
+    let sent = f
+        .create(&run_id(), json!({"preferredLanguage": "nb"}))
+        .await;
     assert_eq!(f.stored(&sent).await["language"], "nb");
     assert_eq!(f.user(&sent).await["preferredLanguage"], "nb");
 
@@ -685,8 +664,9 @@ async fn default_is_written_only_when_absent() {
 async fn constant_is_always_written_and_read_only_to_clients() {
     let f = Fixture::start().await;
     let run = run_id();
-    let body = user_with(&run, json!({ENTERPRISE: {"organization": "Other Corp"}}));
-    let id = create(&f.gw, "/Users", &body).await;
+    let id = f
+        .create(&run, json!({ENTERPRISE: {"organization": "Other Corp"}}))
+        .await;
     assert_eq!(f.stored(&id).await["organization"], "Example Corp");
     let user = f.user(&id).await;
     assert_eq!(user[ENTERPRISE]["organization"], "Example Corp");
