@@ -179,6 +179,9 @@ pub struct MetaFields {
     pub version: Option<BackendPath>,
     /// The gateway stamps `created` / `last_modified` on writes.
     pub maintain: bool,
+    /// How the backend stores both timestamps (`meta.type`): read into RFC 3339, and
+    /// written in that form when the gateway maintains them.
+    pub stamps: Transform,
 }
 
 /// One backend HTTP call.

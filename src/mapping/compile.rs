@@ -165,6 +165,7 @@ fn compile_raw(
         last_modified: opt_path(p, "meta.last_modified", raw.meta.last_modified.as_deref()),
         version: opt_path(p, "meta.version", raw.meta.version.as_deref()),
         maintain: raw.meta.maintain,
+        stamps: compile_stamp_type(p, raw.meta.stamp_type.as_deref()),
     };
     if meta.maintain {
         for (key, path) in [
@@ -743,6 +744,25 @@ fn compile_attributes(
     out
 }
 
+/// `meta.type`: `string` or one of the point-in-time backend types.
+fn compile_stamp_type(p: &mut Problems<'_>, name: Option<&str>) -> Transform {
+    let backend_type = match name.map(|n| (n, BackendType::parse(n))) {
+        None | Some((_, Some(BackendType::String))) => None,
+        Some((_, Some(t))) if t.is_datetime() => Some(t),
+        Some((other, _)) => {
+            p.add(
+                "meta.type",
+                format!("unknown type `{other}` (string, epoch_seconds, epoch_millis, date or sql_datetime)"),
+            );
+            None
+        }
+    };
+    Transform {
+        backend_type,
+        ..Transform::default()
+    }
+}
+
 fn compile_attribute(
     p: &mut Problems<'_>,
     key: &str,
@@ -800,10 +820,7 @@ fn compile_attribute(
         Some(t) => {
             let parsed = BackendType::parse(t);
             if parsed.is_none() {
-                p.add(
-                    key,
-                    format!("unknown type `{t}` (string, integer, number, boolean, epoch_seconds, epoch_millis)"),
-                );
+                p.add(key, format!("unknown type `{t}` ({})", BackendType::NAMES));
             }
             parsed
         }
@@ -1219,9 +1236,12 @@ fn restrict(def: &AttributeDef, mapped: &[&AttributeMapping]) -> AttributeDef {
     out
 }
 
-/// The mapping's direction and mutability override win over the schema's mutability.
+/// The mapping's direction and mutability override win over the schema's mutability. A
+/// `constant` is set by the gateway alone, so clients see it as readOnly (RFC 7643 §2.2):
+/// a value they send on create or PUT is ignored, a PATCH changing it gets 400 mutability.
 fn apply_mutability(def: &mut AttributeDef, m: &AttributeMapping) {
     def.mutability = match (m.direction, m.mutability) {
+        _ if m.constant.is_some() && m.direction != Direction::WriteOnly => Mutability::ReadOnly,
         (Direction::ReadOnly, _) => Mutability::ReadOnly,
         (Direction::WriteOnly, _) => Mutability::WriteOnly,
         (Direction::Both, Some(over)) => over,

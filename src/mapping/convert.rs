@@ -57,7 +57,9 @@ impl ResourceMapping {
             path.as_ref()
                 .and_then(|p| p.read(record))
                 .and_then(|v| {
-                    super::transform::coerce_scim(v, crate::scim::schema::AttrType::DateTime)
+                    self.meta
+                        .stamps
+                        .to_scim(v, crate::scim::schema::AttrType::DateTime)
                 })
                 .filter(|v| !v.is_null())
         };
@@ -97,9 +99,12 @@ impl ResourceMapping {
                 c.clone()
             } else if let Some(t) = &m.template {
                 let vars = |name: &str| scim_var(resource, name);
-                t.render(&vars, super::template::Escape::None)
-                    .map(Value::String)
-                    .unwrap_or(Value::Null)
+                // With a part missing the template would store a half-built value ("Jane ")
+                // or wipe a good one: the attribute's own value is stored as sent instead.
+                match t.render(&vars, super::template::Escape::None) {
+                    Ok(text) => Value::String(text),
+                    Err(_) => m.target.get(resource).cloned().unwrap_or(Value::Null),
+                }
             } else {
                 m.target.get(resource).cloned().unwrap_or(Value::Null)
             };
@@ -196,6 +201,8 @@ impl ResourceMapping {
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
         let now = Value::String(super::transform::epoch_to_rfc3339(secs));
+        // Cannot fail: `meta.type` is a point-in-time type and `now` an RFC 3339 dateTime.
+        let now = self.meta.stamps.to_backend(&now).unwrap_or(now);
         let targets = [
             creating.then_some(&self.meta.created),
             Some(&self.meta.last_modified),

@@ -72,6 +72,10 @@ pub struct MetaSpec {
     /// The gateway writes `created` / `last_modified` itself (for backends without timestamps).
     #[serde(default)]
     pub maintain: bool,
+    /// How `created` / `last_modified` are stored: `string` (RFC 3339, the default),
+    /// `epoch_seconds`, `epoch_millis`, `date` or `sql_datetime`.
+    #[serde(default, rename = "type")]
+    pub stamp_type: Option<String>,
 }
 
 /// Envelopes: where a record sits in a single-record body (request and response).

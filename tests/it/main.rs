@@ -36,3 +36,5 @@ mod smoke;
 mod sorting;
 mod tenancy;
 mod tooling;
+#[cfg(feature = "real-backends")]
+mod transforms;

@@ -352,3 +352,59 @@ fn shipped_json_server_1_mappings_compile() {
     ));
     assert!(set.users.list.gone.is_some());
 }
+
+#[test]
+fn meta_type_reads_and_stamps_timestamps_in_the_backend_form() {
+    let text = MINIMAL.replace(
+        "attributes:",
+        "meta: { created: $.c, last_modified: $.m, maintain: true, type: epoch_millis }\nattributes:",
+    );
+    let users = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap();
+    let mut record = serde_json::json!({"id": "1", "login": "a"});
+    users.stamp(&mut record, true);
+    assert!(
+        record["c"]
+            .as_i64()
+            .is_some_and(|ms| ms > 1_700_000_000_000),
+        "{record}"
+    );
+    record["c"] = serde_json::json!(1_714_554_000_250_i64);
+    let (_, scim) = users.to_scim(&record, "http://x").unwrap();
+    assert_eq!(scim["meta"]["created"], "2024-05-01T09:00:00.250Z");
+
+    let bad = MINIMAL.replace(
+        "attributes:",
+        "meta: { created: $.c, type: integer }\nattributes:",
+    );
+    let problems = compile_mapping(Path::new("u.yaml"), &bad, ResourceKind::User).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.to_string().contains("meta.type")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn pushdown_sends_the_stored_form_of_the_filter_value() {
+    let text = MINIMAL.replace(
+        "userName: $.login",
+        "userName: { path: $.login, case: lower }\n  userType: { path: $.kind, values: { Employee: staff } }\nfilters:\n  - { attribute: userType, op: eq, query: { kind: \"{value}\" } }\n  - { attribute: userName, op: eq, query: { login: \"{value}\" } }",
+    );
+    let users = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap();
+    let pushed = |filter: &str| {
+        let limits = crate::scim::filter::FilterLimits::default();
+        let parsed = crate::scim::filter::parse_filter(filter, &limits).unwrap();
+        users.pushdown(&parsed)
+    };
+    let both = pushed(r#"userType eq "employee" and userName eq "Jane@X.COM""#);
+    assert_eq!(
+        both.params,
+        [
+            ("kind".into(), "staff".into()),
+            ("login".into(), "jane@x.com".into())
+        ]
+    );
+    assert!(both.complete);
+    // No record holds a value outside the map: that term is left to the gateway.
+    let outside = pushed(r#"userType eq "Intern""#);
+    assert!(outside.params.is_empty() && !outside.complete);
+}
