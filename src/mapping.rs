@@ -29,6 +29,7 @@ use template::{JsonTemplate, Template};
 use transform::Transform;
 
 pub use compile::{compile_mapping, MappingProblem};
+pub use convert::Current;
 
 /// The two resource types a tenant serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

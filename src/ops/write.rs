@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::mapping::target::get_ci;
 use crate::mapping::template::{value_text, Vars};
 use crate::mapping::{
-    CreateResponse, DeleteCall, MemberArray, MembersMapping, ResourceKind, UpdateStyle,
+    CreateResponse, Current, DeleteCall, MemberArray, MembersMapping, ResourceKind, UpdateStyle,
 };
 use crate::scim::attr::AttrPath;
 use crate::scim::dialect::Normalisations;
@@ -379,7 +379,13 @@ impl Ctx<'_> {
             .cloned()
             .collect();
         self.verify_users_exist(&added).await?;
-        let mut new_record = mapping.to_record(&new, Some(record))?;
+        let mut new_record = mapping.to_record(
+            &new,
+            Some(Current {
+                record,
+                resource: current,
+            }),
+        )?;
         let embedded = match &mapping.members {
             Some(MembersMapping::Embedded(array)) => Some(array),
             _ => None,

@@ -660,6 +660,43 @@ async fn default_is_written_only_when_absent() {
     assert_eq!(f.stored(&sent).await["language"], "en");
 }
 
+/// An update writes only what the client changed: a backend value the mapping cannot read
+/// (outside the value map) survives an unrelated PATCH, and a `default` is not back-filled
+/// into a record created behind the gateway's back.
+#[tokio::test]
+async fn an_unrelated_update_keeps_unreadable_values_and_back_fills_no_default() {
+    let f = Fixture::start().await;
+    let run = run_id();
+    let id = f
+        .insert(json!({"login": format!("locked-{run}"), "kind": "robot", "enabled": true}))
+        .await;
+    assert!(f.user(&id).await.get("userType").is_none());
+    patch_ok(
+        &f.gw,
+        &format!("/Users/{id}"),
+        json!([{"op": "Replace", "path": "title", "value": "Operator"}]),
+    )
+    .await;
+    let stored = f.stored(&id).await;
+    assert_eq!(stored["title"], "Operator");
+    assert_eq!(
+        stored["kind"], "robot",
+        "an unrelated PATCH reset it: {stored}"
+    );
+    assert!(
+        stored.get("language").is_none(),
+        "the default was back-filled: {stored}"
+    );
+    // Changing the attribute itself still writes it.
+    patch_ok(
+        &f.gw,
+        &format!("/Users/{id}"),
+        json!([{"op": "Replace", "path": "userType", "value": "Employee"}]),
+    )
+    .await;
+    assert_eq!(f.stored(&id).await["kind"], "staff");
+}
+
 #[tokio::test]
 async fn constant_is_always_written_and_read_only_to_clients() {
     let f = Fixture::start().await;

@@ -80,11 +80,29 @@ fn record_round_trips_through_the_demo_user_mapping() {
     );
     assert_eq!(scim["meta"]["lastModified"], json!("2024-05-02T09:00:00Z"));
 
-    let back = set.users.to_record(&scim, Some(&record)).unwrap();
+    // Written fresh, every mapped field comes back as the backend had it.
+    let back = set.users.to_record(&scim, None).unwrap();
     assert_eq!(back["status"], json!("DISABLED"));
     assert_eq!(back["org"]["manager_id"], json!(1002));
     assert_eq!(back["contact"]["email"], json!("alice@example.com"));
     assert_eq!(set.users.changed_fields(&record, &back), json!({}));
+    // As an update with nothing changed, it writes nothing, even where the backend holds a
+    // value the mapping cannot read (a status outside the value map).
+    let mut locked = record.clone();
+    locked["status"] = json!("LOCKED");
+    let (_, locked_scim) = set.users.to_scim(&locked, "http://gw/scim/v2").unwrap();
+    assert!(locked_scim.get("active").is_none(), "{locked_scim}");
+    let current = crate::mapping::Current {
+        record: &locked,
+        resource: &locked_scim,
+    };
+    let mut edited = locked_scim.clone();
+    edited["title"] = json!("Boss");
+    let written = set.users.to_record(&edited, Some(current)).unwrap();
+    assert_eq!(
+        set.users.changed_fields(&locked, &written),
+        json!({"title": "Boss"})
+    );
 }
 
 #[test]
