@@ -110,11 +110,45 @@ fn find_line(text: &str, key: &str) -> Option<usize> {
     let mut found = None;
     for segment in key.split('.') {
         let name = segment.split('[').next().unwrap_or(segment);
-        let i = lines.iter().skip(from).position(|l| defines(l, name))? + from;
+        let mut i = lines.iter().skip(from).position(|l| defines(l, name))? + from;
+        // `filters[2]`: the third `- ` entry of that list, when it is written block style.
+        let index = segment
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('['))
+            .and_then(|rest| rest.strip_suffix(']'))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(n) = index {
+            if let Some(entry) = list_entry(&lines, i, n) {
+                i = entry;
+            }
+        }
         found = Some(i + 1);
         from = i;
     }
     found
+}
+
+/// The line index of entry `n` of the block list whose key is on line `key_line`.
+fn list_entry(lines: &[&str], key_line: usize, n: usize) -> Option<usize> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key_indent = indent(lines.get(key_line)?);
+    let mut entries = 0;
+    for (i, line) in lines.iter().enumerate().skip(key_line + 1) {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if indent(line) < key_indent || (indent(line) == key_indent && !t.starts_with("- ")) {
+            return None;
+        }
+        if t.starts_with("- ") && indent(line) <= key_indent + 2 {
+            if entries == n {
+                return Some(i);
+            }
+            entries += 1;
+        }
+    }
+    None
 }
 
 /// Compiles one mapping file for `kind`.
@@ -197,8 +231,8 @@ fn compile_raw(
     let update = compile_update(p, &raw.operations.update);
     let delete = compile_delete(p, &raw.operations.delete);
     let attributes = compile_attributes(p, &raw.attributes, &full);
-    let pushdown = compile_pushdown(p, &raw.filters, &full);
-    let sort = compile_sort(p, &raw.sort, &full);
+    let pushdown = compile_pushdown(p, &raw.filters, &full, &attributes);
+    let sort = compile_sort(p, &raw.sort, &full, &attributes);
     let members = match (&raw.members, kind) {
         (Some(m), ResourceKind::Group) => compile_members(p, m),
         (Some(_), ResourceKind::User) => {
@@ -902,10 +936,31 @@ fn yaml_key_value(v: Value) -> Value {
     }
 }
 
+/// A pushdown rule for an attribute the mapping does not map could never be used: the
+/// gateway refuses filters and sorts on unmapped attributes before any backend call.
+fn check_mapped(
+    p: &mut Problems<'_>,
+    key: &str,
+    written: &str,
+    target: &ScimTarget,
+    mapped: &[AttributeMapping],
+) {
+    let builtin = target.extension.is_none() && matches!(target.attr.as_str(), "id" | "meta");
+    if !builtin && !mapped.iter().any(|m| m.target.key() == target.key()) {
+        p.add(
+            key,
+            format!(
+                "`{written}` is not mapped under attributes:, so this rule could never be used"
+            ),
+        );
+    }
+}
+
 fn compile_pushdown(
     p: &mut Problems<'_>,
     rules: &[file::FilterRule],
     schema: &ResourceSchema,
+    mapped: &[AttributeMapping],
 ) -> Vec<PushdownRule> {
     rules
         .iter()
@@ -913,6 +968,7 @@ fn compile_pushdown(
         .filter_map(|(i, rule)| {
             let key = format!("filters[{i}]");
             let target = parse_target(p, &key, &rule.attribute, schema)?;
+            check_mapped(p, &key, &rule.attribute, &target, mapped);
             let operator = match rule.operator.to_ascii_lowercase().as_str() {
                 "eq" => CompareOp::Eq,
                 "ne" => CompareOp::Ne,
@@ -948,6 +1004,7 @@ fn compile_sort(
     p: &mut Problems<'_>,
     rules: &[file::SortRuleSpec],
     schema: &ResourceSchema,
+    mapped: &[AttributeMapping],
 ) -> Vec<SortRule> {
     rules
         .iter()
@@ -955,6 +1012,7 @@ fn compile_sort(
         .filter_map(|(i, rule)| {
             let key = format!("sort[{i}]");
             let target = parse_target(p, &key, &rule.attribute, schema)?;
+            check_mapped(p, &key, &rule.attribute, &target, mapped);
             let query = compile_query(p, &key, &rule.query);
             if query.is_empty() {
                 p.add(

@@ -133,6 +133,27 @@ fn problems_name_file_line_and_key_and_are_all_reported() {
 }
 
 #[test]
+fn pushdown_rules_on_unmapped_attributes_are_problems_at_their_entry() {
+    let text = format!(
+        "{MINIMAL}filters:\n  - {{ attribute: userName, op: eq, query: {{ login: \"{{value}}\" }} }}\n  \
+         - {{ attribute: nickName, op: eq, query: {{ nick: \"{{value}}\" }} }}\nsort:\n  \
+         - {{ attribute: title, query: {{ sort: title }} }}\n"
+    );
+    let problems = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    assert_eq!(problems.len(), 2, "{rendered:?}");
+    assert_eq!(problems[0].key.as_deref(), Some("filters[1]"));
+    assert_eq!(problems[0].line, line_of("nickName"), "{rendered:?}");
+    assert!(
+        rendered[0].contains("`nickName` is not mapped"),
+        "{rendered:?}"
+    );
+    assert_eq!(problems[1].key.as_deref(), Some("sort[0]"));
+    assert_eq!(problems[1].line, line_of("sort: title"), "{rendered:?}");
+}
+
+#[test]
 fn yaml_syntax_errors_carry_a_line() {
     let problems =
         compile_mapping(Path::new("u.yaml"), "resource: [", ResourceKind::User).unwrap_err();
