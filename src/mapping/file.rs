@@ -209,7 +209,7 @@ pub struct CreateSpec {
     pub method: String,
     pub path: String,
     /// `record` (the response body is the new record, default), `location` (id from the
-    /// `Location` header, then read back) or `none` (no body: read back by id from the body path).
+    /// `Location` header, then read back) or `id` (the body holds only the id, then read back).
     #[serde(default)]
     pub response: Option<String>,
     /// Sending this call twice has the same effect as once: it may be retried.

@@ -32,6 +32,7 @@ mod protocol;
 mod regressions;
 mod search;
 mod secrets;
+mod shapes;
 mod smoke;
 mod sorting;
 mod tenancy;
