@@ -8,15 +8,15 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// A SCIM resource (unprojected, without `members`) as JSON text whose base URL (in
-/// `meta.location` and every `$ref`) is left out: `holes` are the byte offsets where it
-/// goes. One text serves every base URL (`public_url`, or each Host an IdP uses). A
+/// `meta.location` and every `$ref`) is left out, with the byte offsets where it goes. One text serves every base URL (`public_url`, or each Host an IdP uses). A
 /// resource tree would take several times the text's size (a map node and an allocation
 /// per key and value), which 100,000 cached users cannot afford.
 #[derive(Debug)]
 pub struct Rendered {
-    text: Box<str>,
-    holes: Box<[u32]>,
-    /// Byte range of `meta.version`'s JSON string literal in `text` (for the ETag).
+    /// The text, then the holes as little-endian `u32`s: one allocation per entry.
+    data: Box<[u8]>,
+    text_len: u32,
+    /// Byte range of `meta.version`'s JSON string literal in the text (for the ETag).
     version: Option<(u32, u32)>,
     /// Whether the default projection (no `attributes`/`excludedAttributes`) returns the
     /// resource unchanged, so the text can be sent as it is.
@@ -59,31 +59,45 @@ impl Rendered {
         let full = serde_json::to_string(resource).ok()?;
         u32::try_from(full.len()).ok()?;
         let marker = base_marker();
-        let mut text = String::with_capacity(full.len());
+        let mut data = Vec::with_capacity(full.len());
         let mut holes = Vec::new();
         let mut rest = full.as_str();
         while let Some(at) = rest.find(marker) {
-            text.push_str(&rest[..at]);
-            holes.push(text.len() as u32);
+            data.extend_from_slice(&rest.as_bytes()[..at]);
+            holes.push(data.len() as u32);
             rest = &rest[at + marker.len()..];
         }
-        text.push_str(rest);
+        data.extend_from_slice(rest.as_bytes());
+        let text_len = data.len() as u32;
         let version = resource
             .pointer("/meta/version")
             .and_then(Value::as_str)
             .and_then(|v| {
                 let literal = serde_json::to_string(v).ok()?;
                 // Any occurrence of the literal reads the same, so the first one will do.
-                let start = text.find(&literal)?;
+                let start = memchr_find(&data, literal.as_bytes())?;
                 Some((start as u32, (start + literal.len()) as u32))
             });
+        for hole in holes {
+            data.extend_from_slice(&hole.to_le_bytes());
+        }
         Some(Rendered {
-            text: text.into_boxed_str(),
-            holes: holes.into_boxed_slice(),
+            data: data.into_boxed_slice(),
+            text_len,
             version,
             plain,
             member_ids: member_ids.map(Vec::into_boxed_slice),
         })
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.data[..self.text_len as usize]
+    }
+
+    fn holes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.data[self.text_len as usize..]
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     }
 
     /// Whether the text is the answer to a read without `attributes`/`excludedAttributes`.
@@ -99,19 +113,21 @@ impl Rendered {
     /// `meta.version`, unescaped.
     pub fn version(&self) -> Option<String> {
         let (start, end) = self.version?;
-        serde_json::from_str(&self.text[start as usize..end as usize]).ok()
+        serde_json::from_slice(&self.text()[start as usize..end as usize]).ok()
     }
 
     /// The resource's JSON text for `base_url` (already [`json_escaped`]).
     pub fn to_json(&self, base_url: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.text.len() + self.holes.len() * base_url.len());
+        let text = self.text();
+        let holes = (self.data.len() - text.len()) / 4;
+        let mut out = Vec::with_capacity(text.len() + holes * base_url.len());
         let mut from = 0;
-        for &hole in self.holes.iter() {
-            out.extend_from_slice(&self.text.as_bytes()[from..hole as usize]);
+        for hole in self.holes() {
+            out.extend_from_slice(&text[from..hole]);
             out.extend_from_slice(base_url.as_bytes());
-            from = hole as usize;
+            from = hole;
         }
-        out.extend_from_slice(&self.text.as_bytes()[from..]);
+        out.extend_from_slice(&text[from..]);
         out
     }
 
@@ -119,6 +135,14 @@ impl Rendered {
     pub fn to_value(&self, base_url: &str) -> serde_json::Result<Value> {
         serde_json::from_slice(&self.to_json(base_url))
     }
+}
+
+/// The first position of `needle` in `haystack`.
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
