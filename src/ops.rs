@@ -21,6 +21,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use crate::backend::{BackendError, BackendRequest, BackendResponse};
+use crate::cache::Rendered;
 use crate::deadline::RequestDeadline;
 use crate::error::Error;
 use crate::mapping::template::{value_text, Escape, Vars};
@@ -28,11 +29,12 @@ use crate::mapping::{
     Call, ListCall, MembersMapping, Paging, ResourceKind, ResourceMapping, Total,
 };
 use crate::scim::error::ScimError;
+use crate::scim::resource::project;
 use crate::tenant::Tenant;
 
 pub use bulk::{bulk, too_large, BulkLimits, BULK_REQUEST, BULK_RESPONSE};
 pub use dispatch::{run, Write, Written};
-pub use read::{get, list, search_all};
+pub use read::{get, list, search_all, Answer};
 pub use write::{create, delete, patch, replace};
 
 /// Characters percent-encoded in query values (RFC 3986 unreserved are kept).
@@ -194,25 +196,86 @@ impl<'a> Ctx<'a> {
         .into()
     }
 
-    /// Fetches one record by id, through the lookup cache unless this context bypasses
-    /// it; `Ok(None)` when the backend says it does not exist.
+    /// Fetches one record by id from the backend (never the cache: the callers change it
+    /// or need fields the cached resource does not keep); `Ok(None)` when the backend
+    /// says it does not exist.
     async fn fetch_record(&self, id: &str) -> Result<Option<Value>, Error> {
-        Ok(self.fetch_shared(id).await?.map(Arc::unwrap_or_clone))
-    }
-
-    /// [`Ctx::fetch_record`] without copying a cached record, for reads that only look at it.
-    async fn fetch_shared(&self, id: &str) -> Result<Option<Arc<Value>>, Error> {
         let Some(id_json) = self.mapping().id.to_json(id) else {
             return Ok(None);
         };
-        if !self.cached {
-            return Ok(self.fetch_record_from_backend(id_json).await?.map(Arc::new));
+        self.fetch_record_from_backend(id_json).await
+    }
+
+    /// Fetches one resource by id for a read: the rendered resource from the lookup cache
+    /// (filling it on a miss), or the backend record when this context bypasses the cache
+    /// or it is off.
+    async fn fetch_found(&self, id: &str) -> Result<Option<Found>, Error> {
+        let Some(id_json) = self.mapping().id.to_json(id) else {
+            return Ok(None);
+        };
+        if !self.cached || !self.tenant.cache.enabled() {
+            let record = self.fetch_record_from_backend(id_json).await?;
+            return Ok(record.map(Found::Record));
         }
         let key = crate::cache::key_of(&id_json);
-        self.tenant
-            .cache
-            .record(self.kind, &key, || self.fetch_record_from_backend(id_json))
-            .await
+        // Boxed: the backend call's state is large, and without the box every hit would
+        // carry (and move) it as part of the request's future.
+        let fetch = || {
+            Box::pin(async move {
+                match self.fetch_record_from_backend(id_json).await? {
+                    Some(record) => self.render(&record).map(Some),
+                    None => Ok(None),
+                }
+            })
+        };
+        let found = self.tenant.cache.record(self.kind, &key, fetch).await?;
+        Ok(found.map(Found::Cached))
+    }
+
+    /// A backend record in its cached form: the SCIM resource rendered for every base URL.
+    fn render(&self, record: &Value) -> Result<Rendered, Error> {
+        let mapping = self.mapping();
+        let (_, resource) = mapping
+            .to_scim(record, crate::cache::base_marker())
+            .ok_or_else(no_id)?;
+        let plain = project(resource.clone(), &[], &[], &mapping.schema) == resource;
+        let member_ids = match &mapping.members {
+            Some(MembersMapping::Embedded(array)) => Some(array.ids(record)),
+            _ => None,
+        };
+        Rendered::new(&resource, plain, member_ids).ok_or_else(|| {
+            ScimError::new(502, "the directory returned a record too large to answer").into()
+        })
+    }
+
+    /// A fetched resource as a SCIM resource tree, with members when asked for.
+    async fn resource_of(&self, found: &Found, with_members: bool) -> Result<Value, Error> {
+        let rendered = match found {
+            Found::Record(record) => return self.resource_from(record, with_members).await,
+            Found::Cached(rendered) => rendered,
+        };
+        let mut resource = rendered
+            .to_value(&crate::cache::json_escaped(&self.base_url))
+            .map_err(|e| ScimError::new(500, format!("lookup cache: unreadable entry: {e}")))?;
+        if with_members && self.mapping().members.is_some() {
+            let members = match rendered.member_ids() {
+                Some(ids) => self.member_values(ids.iter()),
+                None => {
+                    let id = resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let mapping = self.mapping();
+                    let id_json = mapping.id.to_json(id).unwrap_or(Value::String(id.into()));
+                    let members = self.members_of(&id_json).await?;
+                    self.member_values(members.iter().map(|(id, _)| id))
+                }
+            };
+            if let Value::Object(map) = &mut resource {
+                map.insert("members".into(), members);
+            }
+        }
+        Ok(resource)
     }
 
     /// The cache key of an id as a request spells it (`"007"` and `7` are one record when
@@ -251,9 +314,9 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| self.not_found(id))
     }
 
-    /// [`Ctx::require_record`] without copying a cached record.
-    async fn require_shared(&self, id: &str) -> Result<Arc<Value>, Error> {
-        self.fetch_shared(id)
+    /// [`Ctx::fetch_found`] or a 404 naming the resource.
+    async fn require_found(&self, id: &str) -> Result<Found, Error> {
+        self.fetch_found(id)
             .await?
             .ok_or_else(|| self.not_found(id))
     }
@@ -476,13 +539,15 @@ impl<'a> Ctx<'a> {
             }
             Some(MembersMapping::Embedded(array)) => {
                 let groups = self.for_kind(ResourceKind::Group);
-                let record = groups.fetch_record(&group_text).await?;
-                Ok(record
-                    .map(|r| array.ids(&r))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|id| (id, Value::Null))
-                    .collect())
+                let ids = match groups.fetch_found(&group_text).await? {
+                    Some(Found::Record(record)) => array.ids(&record),
+                    Some(Found::Cached(rendered)) => rendered
+                        .member_ids()
+                        .map(<[String]>::to_vec)
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                Ok(ids.into_iter().map(|id| (id, Value::Null)).collect())
             }
             Some(MembersMapping::OnUser { array, find }) => {
                 let vars = |name: &str| (name == "id").then(|| group_id.clone());
@@ -546,6 +611,19 @@ pub async fn probe(tenant: &Tenant) -> Result<(), Error> {
     ctx.fetch_page(&ctx.mapping().list, &no_vars, &[], PageFrom::Offset(0), 1)
         .await
         .map(|_| ())
+}
+
+/// A resource fetched for a read.
+enum Found {
+    /// The backend's record (the cache was bypassed or is off).
+    Record(Value),
+    /// The rendered resource from the lookup cache.
+    Cached(Arc<Rendered>),
+}
+
+/// 502 for a directory record without a readable id.
+fn no_id() -> Error {
+    ScimError::new(502, "the directory returned a record without an id").into()
 }
 
 /// One backend page.

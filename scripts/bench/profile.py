@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Instruction counts of one benchmark case under callgrind (stable on a noisy machine).
 
-    python3 scripts/bench/profile.py CASE [REQUESTS]      CASE: get, filter, page, post, patch
+    python3 scripts/bench/profile.py CASE [REQUESTS]
+    CASE: get, get-miss, filter, filter-cold, page, post, patch
+    SCIMGATE_PROFILE_BIN=PATH profiles another binary (say, a copy of the last release)
 
 Starts the demo directory (2,000 users) and a release gateway under
 `valgrind --tool=callgrind` with instrumentation off, sends 200 warm-up requests of the case,
 counts REQUESTS more (default 1000; page: 30), and prints the instructions per request and
-the gateway's own functions by inclusive cost. The raw profile stays in
+the gateway's own functions by inclusive cost. `get-miss` and `filter-cold` run the
+gateway with `cache.enabled=false`, as the benchmark's cache-off cases do. The raw profile
+stays in
 target/callgrind.CASE.out for `callgrind_annotate`. Needs `cargo build --release` first.
 """
 
@@ -21,7 +25,9 @@ import bench as B  # noqa: E402
 
 CASES = {
     "get": lambda i: ("GET", "/scim/v2/Users/%d" % (B.FIRST_BULK_ID + i % 100), None),
+    "get-miss": lambda i: ("GET", "/scim/v2/Users/%d" % (B.FIRST_BULK_ID + i % 100), None),
     "filter": lambda i: ("GET", B.FILTER.replace("{n}", str(1 + i % 100)), None),
+    "filter-cold": lambda i: ("GET", B.FILTER.replace("{n}", str(1 + i % 100)), None),
     "page": lambda i: ("GET", "/scim/v2/Users?startIndex=1&count=100", None),
     "post": lambda i: ("POST", "/scim/v2/Users",
                        json.loads(B.USER_BODY.replace("{u}", "prof%d-%d" % (os.getpid(), i)))),
@@ -35,7 +41,11 @@ def main():
     if case not in CASES:
         raise SystemExit(__doc__)
     count = int(sys.argv[2]) if len(sys.argv) > 2 else (30 if case == "page" else 1000)
-    binary = os.path.join(B.ROOT, "target", "release", "scimgate")
+    binary = os.environ.get("SCIMGATE_PROFILE_BIN") or os.path.join(
+        B.ROOT, "target", "release", "scimgate")
+    settings = {"SCIMGATE__CACHE__TTL": "1h", "SCIMGATE__CACHE__IDLE": "1h"}
+    if case in ("get-miss", "filter-cold"):
+        settings["SCIMGATE__CACHE__ENABLED"] = "false"
     out = os.path.join(B.ROOT, "target", "callgrind.%s.out" % case)
     logdir = tempfile.mkdtemp(prefix="scimgate-profile-")
     directory = B.Proc("directory", [
@@ -51,8 +61,7 @@ def main():
             binary, "serve", "--config", os.path.join(B.ROOT, "config", "demo.yaml"),
             "--backend-url", "http://127.0.0.1:%d" % dir_port,
             "--listen", "127.0.0.1:%d" % port, "--admin-listen", "127.0.0.1:%d" % admin,
-            "--token", B.TOKEN], logdir,
-            {"SCIMGATE__CACHE__TTL": "1h", "SCIMGATE__CACHE__IDLE": "1h"})
+            "--token", B.TOKEN], logdir, settings)
         B.wait_ready(admin, 120)
         conn = B.http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         make = CASES[case]

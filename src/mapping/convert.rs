@@ -19,7 +19,8 @@ impl ResourceMapping {
     /// Wraps a request body in the configured envelope key.
     pub fn wrap_request(&self, record: Value) -> Value {
         match &self.request_key {
-            Some(key) => json!({ key.clone(): record }),
+            // Moved in: `json!` would serialise the record into a deep copy.
+            Some(key) => Value::Object(Map::from_iter([(key.clone(), record)])),
             None => record,
         }
     }

@@ -88,10 +88,14 @@ pub async fn bulk(ctx: &Ctx<'_>, body: &Value, limits: &BulkLimits) -> Result<Va
             break;
         }
     }
-    Ok(json!({
-        "schemas": [BULK_RESPONSE],
-        "Operations": results.into_iter().flatten().collect::<Vec<_>>(),
-    }))
+    // Moved in: `json!` would serialise the results into a deep copy.
+    let mut body = Map::new();
+    body.insert("schemas".into(), json!([BULK_RESPONSE]));
+    body.insert(
+        "Operations".into(),
+        Value::Array(results.into_iter().flatten().collect()),
+    );
+    Ok(Value::Object(body))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

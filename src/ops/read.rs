@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Ctx, PageFrom};
+use super::{Ctx, Found, PageFrom};
 use crate::error::Error;
 use crate::mapping::target::{find_attribute, ScimTarget};
 use crate::mapping::{ListCall, MembersMapping, Paging, ResourceKind};
@@ -15,18 +15,41 @@ use crate::scim::query::ListQuery;
 use crate::scim::resource::project;
 use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, Returned, LIST_RESPONSE};
 
+/// What a read by id answers: a resource tree, or the cached resource's JSON text as it is.
+pub enum Answer {
+    Json(Value),
+    Text {
+        body: Vec<u8>,
+        /// `meta.version`, for the ETag.
+        version: Option<String>,
+    },
+}
+
 /// `GET /{Resources}/{id}`.
-pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Error> {
-    let record = ctx.require_shared(id).await?;
-    let resource = ctx
-        .resource_from(&record, wants_members(ctx, query))
-        .await?;
-    Ok(project(
+pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Answer, Error> {
+    let found = ctx.require_found(id).await?;
+    let with_members = wants_members(ctx, query) && ctx.mapping().members.is_some();
+    if let Found::Cached(rendered) = &found {
+        // A cache hit without projection or members is the cached text itself.
+        if rendered.plain()
+            && query.attributes.is_empty()
+            && query.excluded.is_empty()
+            && !with_members
+        {
+            return Ok(Answer::Text {
+                body: rendered.to_json(&crate::cache::json_escaped(&ctx.base_url)),
+                version: rendered.version(),
+            });
+        }
+    }
+    // Boxed, like the backend call: the hit above should not carry this path's state.
+    let resource = Box::pin(ctx.resource_of(&found, with_members)).await?;
+    Ok(Answer::Json(project(
         resource,
         &query.attributes,
         &query.excluded,
         &ctx.mapping().schema,
-    ))
+    )))
 }
 
 /// `GET /{Resources}` with `filter`, paging and attribute selection.
@@ -43,14 +66,15 @@ pub async fn list(ctx: &Ctx<'_>, query: &ListQuery) -> Result<Value, Error> {
     Ok(list_response(total, query.start_index, projected))
 }
 
+/// Built key by key: `json!` would serialise `resources` into a deep copy of itself.
 fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), json!([LIST_RESPONSE]));
+    body.insert("totalResults".into(), total.into());
+    body.insert("startIndex".into(), start_index.into());
+    body.insert("itemsPerPage".into(), resources.len().into());
+    body.insert("Resources".into(), Value::Array(resources));
+    Value::Object(body)
 }
 
 /// `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, one ListResponse.
@@ -161,12 +185,9 @@ impl Ctx<'_> {
         with_members: bool,
     ) -> Result<Value, Error> {
         let mapping = self.mapping();
-        let (id, mut resource) = mapping.to_scim(record, &self.base_url).ok_or_else(|| {
-            Error::from(ScimError::new(
-                502,
-                "the directory returned a record without an id",
-            ))
-        })?;
+        let (id, mut resource) = mapping
+            .to_scim(record, &self.base_url)
+            .ok_or_else(super::no_id)?;
         if let (true, Some(MembersMapping::Embedded(array))) = (with_members, &mapping.members) {
             // The record in hand already holds them.
             let ids = array.ids(record);
@@ -425,8 +446,8 @@ impl Ctx<'_> {
         let Some(id) = self.tenant.cache.id_for(self.kind, attr, value).await else {
             return Ok(None);
         };
-        if let Some(record) = self.fetch_shared(&id).await? {
-            let resource = self.resource_from(&record, with_members).await?;
+        if let Some(found) = self.fetch_found(&id).await? {
+            let resource = self.resource_of(&found, with_members).await?;
             if query
                 .filter
                 .as_ref()

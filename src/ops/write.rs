@@ -343,11 +343,14 @@ impl Ctx<'_> {
         self.forget(id).await;
         match result {
             Ok((resource, Some(stored))) => {
-                let key = self.cache_key(id);
-                self.tenant
-                    .cache
-                    .store_record(self.kind, &key, stored)
-                    .await;
+                // A record the gateway cannot render stays uncached (it was forgotten above).
+                if let (true, Ok(rendered)) = (self.tenant.cache.enabled(), self.render(&stored)) {
+                    let key = self.cache_key(id);
+                    self.tenant
+                        .cache
+                        .store_record(self.kind, &key, rendered)
+                        .await;
+                }
                 Ok(resource)
             }
             Ok((resource, None)) => Ok(resource),
@@ -540,7 +543,7 @@ impl Ctx<'_> {
         }
         let users = self.for_kind(ResourceKind::User);
         for id in ids {
-            if users.fetch_record(id).await?.is_none() {
+            if users.fetch_found(id).await?.is_none() {
                 return Err(ScimError::invalid_value(format!(
                     "member {id:?} is not an existing User"
                 ))

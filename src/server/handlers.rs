@@ -10,21 +10,25 @@ use super::extract::{query_pairs, BulkBody, ScimBody};
 use super::SCIM_MEDIA_TYPE;
 use crate::error::Error;
 use crate::mapping::ResourceKind;
-use crate::ops::{self, Ctx, Write, Written};
+use crate::ops::{self, Answer, Ctx, Write, Written};
 use crate::scim::error::ScimError;
 use crate::scim::query::ListQuery;
 use crate::tenant::SharedTenant;
 
 /// A JSON body with the SCIM media type, and the resource's `ETag` when it has a version.
 pub fn scim_json(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    // Straight into bytes: `Value`'s `Display` goes through a formatter adapter per write.
+    let text = serde_json::to_vec(body).unwrap_or_default();
+    let version = body.pointer("/meta/version").and_then(Value::as_str);
+    scim_text(status, text, version)
+}
+
+/// [`scim_json`] for a body already serialised.
+fn scim_text(status: StatusCode, body: Vec<u8>, version: Option<&str>) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
-    if let Some(tag) = body
-        .pointer("/meta/version")
-        .and_then(Value::as_str)
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
+    if let Some(tag) = version.and_then(|v| HeaderValue::from_str(v).ok()) {
         headers.insert(ETAG, tag);
     }
     response
@@ -129,8 +133,15 @@ pub async fn get(
     kind: ResourceKind,
 ) -> Result<Response, Error> {
     let query = parse_query(&tenant, raw.as_deref())?;
-    let body = ops::get(&ctx(&tenant, &headers, kind), &id, &query).await?;
-    let version = body.pointer("/meta/version").and_then(Value::as_str);
+    let answer = ops::get(&ctx(&tenant, &headers, kind), &id, &query).await?;
+    let version = match &answer {
+        Answer::Json(body) => body
+            .pointer("/meta/version")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        Answer::Text { version, .. } => version.clone(),
+    };
+    let version = version.as_deref();
     let unchanged = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -143,7 +154,10 @@ pub async fn get(
     if unchanged {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(match answer {
+        Answer::Json(body) => scim_json(StatusCode::OK, &body),
+        Answer::Text { body, version } => scim_text(StatusCode::OK, body, version.as_deref()),
+    })
 }
 
 pub async fn create(
