@@ -437,6 +437,7 @@ async fn bootstrap_admin_is_never_offered(s: &Setup) {
     let default_group = r.json["group"]["id"].as_str().unwrap().to_owned();
     let admin = ks.user(&ks.admin_id).await.expect("the bootstrap admin");
     assert_eq!(admin["domain_id"], "default", "{admin}");
+    let g = create(gw, "/Groups", &group(&format!("KS07 Team {run}"), &[])).await;
     let before = ks.state().await;
 
     let users = fetch(gw, "/Users?count=1000").await;
@@ -469,12 +470,26 @@ async fn bootstrap_admin_is_never_offered(s: &Setup) {
         .await,
     );
 
-    for path in [user_path(&ks.admin_id), group_path(&default_group)] {
+    // Not served by id, so it cannot be changed, deleted or made a member either.
+    let disable = patch(json!([{"op": "Replace", "path": "active", "value": "False"}]));
+    let rename = patch(json!([{"op": "Replace", "path": "displayName", "value": "X"}]));
+    for (path, op) in [
+        (user_path(&ks.admin_id), &disable),
+        (group_path(&default_group), &rename),
+    ] {
         assert_scim_error(&gw.scim.get(&path).await, 404, None);
-        let op = patch(json!([{"op": "Replace", "path": "active", "value": "False"}]));
-        assert_scim_error(&gw.scim.patch(&path, &op).await, 404, None);
+        assert_scim_error(&gw.scim.patch(&path, op).await, 404, None);
         assert_scim_error(&gw.scim.delete(&path).await, 404, None);
     }
+    let put = small_user(&ks.user);
+    assert_scim_error(
+        &gw.scim.put(&user_path(&ks.admin_id), &put).await,
+        404,
+        None,
+    );
+    let add = patch(json!([{"op": "Add", "path": "members", "value": [{"value": ks.admin_id}]}]));
+    let r = gw.scim.patch(&group_path(&g), &add).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
     assert_eq!(ks.state().await, before);
 }
 
