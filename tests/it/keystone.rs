@@ -3,7 +3,8 @@
 //! config/keystone.yaml and mappings/keystone. Keystone takes seconds to start, so each test
 //! starts one and runs a sequence of named scenarios on it; every scenario checks what
 //! Keystone really holds through Keystone's own API with an admin token, and that a refused
-//! request changed nothing there. Only with `--features real-backends`.
+//! request changed nothing there. The shared Entra and Okta sequences run on it too. Only
+//! with `--features real-backends`.
 
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use crate::support::keystone::Keystone;
 use crate::support::scim::*;
 use crate::support::temp::TempDir;
 use crate::support::Gateway;
+use crate::{entra, okta};
 
 /// Names the scenario a panic happened in: the panic message alone does not say which step
 /// of the sequence failed.
@@ -27,7 +29,7 @@ impl Drop for Scenario {
 
 /// Runs each named scenario `name(&context)` in turn.
 macro_rules! scenarios {
-    ($context:expr => $($name:ident),+ $(,)?) => {
+    ($context:expr => $($name:path),+ $(,)?) => {
         $(
             {
                 let _running = Scenario(stringify!($name));
@@ -43,8 +45,9 @@ struct Setup {
     gw: Gateway,
 }
 
-/// Users, groups and membership as Entra provisions them, the errors Keystone answers, and
-/// the accounts outside the `scim` domain that the gateway must never offer.
+/// Users, groups and membership as Entra provisions them, the errors Keystone answers, the
+/// accounts outside the `scim` domain that the gateway must never offer, then the shared
+/// Entra and Okta sequences.
 #[tokio::test]
 async fn keystone_provisioning() {
     let ks = Keystone::start().await;
@@ -58,6 +61,43 @@ async fn keystone_provisioning() {
         unknown_hex_id_is_404,
         malformed_id_is_404,
         bootstrap_admin_is_never_offered,
+    );
+    // The Entra and Okta request sequences of tests/it/entra.rs and okta.rs, written once
+    // for every backend, on the same Keystone. Okta's first-page check reads whichever user
+    // Keystone lists first and wants its names and email: it runs before Entra creates a
+    // user without email (every user the scenarios above leave has them).
+    scenarios!(&setup.gw =>
+        okta::first_page_spec_test,
+        entra::test_connection,
+        entra::match_by_user_name,
+        entra::match_by_external_id,
+        entra::match_by_work_email,
+        entra::create_full_user_reads_back_as_sent,
+        entra::patch_default_dialect,
+        entra::patch_aad_opt_dialect,
+        entra::create_user_without_email,
+        entra::remove_work_email,
+        entra::replace_emails_without_primary,
+        entra::manager_in_four_shapes,
+        entra::disable_and_reenable,
+        entra::immutable_site,
+        entra::create_group_without_members,
+        entra::add_members_with_null_ref,
+        entra::remove_members_in_both_dialects,
+        entra::rename_group,
+        entra::delete_group_keeps_members,
+        entra::hard_delete_user,
+        okta::existence_check,
+        okta::upper_cased_user_name_lookup,
+        okta::create_with_password,
+        okta::unknown_id_is_404,
+        okta::put_full_replace,
+        okta::pathless_patch_active_and_password,
+        okta::push_group,
+        okta::membership_delta_and_rename,
+        okta::full_membership_replace,
+        okta::import_paging,
+        okta::unlink_group,
     );
 }
 
@@ -205,7 +245,7 @@ async fn keystone_records_read_back(s: &Setup) {
             &[],
             Some(&json!({"user": {
                 "name": name, "domain_id": ks.scim_domain, "enabled": false,
-                "title": "Auditor", "email": name
+                "title": "Auditor", "email": name, "given_name": "Nat", "family_name": "Ive"
             }})),
         )
         .await;
@@ -216,6 +256,7 @@ async fn keystone_records_read_back(s: &Setup) {
         &user,
         &json!({
             "id": id, "userName": name, "active": false, "title": "Auditor",
+            "name": {"givenName": "Nat", "familyName": "Ive"},
             "emails": [{"type": "work", "value": name}],
             "meta": {"resourceType": "User"}
         }),

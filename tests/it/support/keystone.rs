@@ -57,8 +57,9 @@ struct Started {
 }
 
 impl Keystone {
-    /// Starts Keystone with start.sh (about 10 s on an idle machine, mostly
-    /// `keystone-manage db_sync`) and logs in as its admin.
+    /// Starts Keystone with start.sh and logs in as its admin. start.sh takes about 27 s on
+    /// this 2-core machine when it is quiet (most of it `keystone-manage db_sync` and
+    /// `bootstrap`), 40-60 s when busy, plus any wait for another test's start.
     pub async fn start() -> Keystone {
         let begun = Instant::now();
         let started = tokio::task::spawn_blocking(run_start_script).await.unwrap();
