@@ -41,7 +41,7 @@ impl Error {
             Error::Deadline { timeout_ms } => ScimError::new(
                 504,
                 format!(
-                    "the request took longer than its deadline of {timeout_ms} ms; nothing was changed, retry the request"
+                    "the request took longer than its deadline of {timeout_ms} ms, waiting for the directory (its calls, their retries, or an earlier write to the same resource); nothing was changed, retry the request"
                 ),
             ),
             Error::Overloaded { limit, retry_after } => ScimError::new(

@@ -29,6 +29,7 @@ use template::{JsonTemplate, Template};
 use transform::Transform;
 
 pub use compile::{compile_mapping, MappingProblem};
+pub use convert::Current;
 
 /// The two resource types a tenant serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,6 +180,9 @@ pub struct MetaFields {
     pub version: Option<BackendPath>,
     /// The gateway stamps `created` / `last_modified` on writes.
     pub maintain: bool,
+    /// How the backend stores both timestamps (`meta.type`): read into RFC 3339, and
+    /// written in that form when the gateway maintains them.
+    pub stamps: Transform,
 }
 
 /// One backend HTTP call.

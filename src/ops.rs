@@ -179,14 +179,16 @@ impl<'a> Ctx<'a> {
 
     /// The error for a non-2xx answer.
     fn refusal(&self, request: &BackendRequest, response: &BackendResponse) -> Error {
-        if let Some(mapped) = self.mapping().map_error(response.status, &response.body) {
+        if let Some(mut mapped) = self.mapping().map_error(response.status, &response.body) {
+            // `detail_from` copies the directory's text to the IdP.
+            mapped.detail = self.tenant.backend.redact(&mapped.detail);
             return mapped.into();
         }
         BackendError::Status {
             status: response.status,
             method: request.method.to_string(),
             path: request.path().to_owned(),
-            reason: short_reason(&response.body),
+            reason: self.tenant.backend.redact(&short_reason(&response.body)),
             retry_after: response.retry_after(),
         }
         .into()

@@ -204,6 +204,16 @@ fn wrap_record(mapping: &ResourceMapping, record: Value) -> Value {
     }
 }
 
+/// The header `backend.auth` adds to every call, if any.
+fn auth_header(auth: &crate::config::BackendAuthSettings) -> Option<String> {
+    match auth.mode.as_str() {
+        "bearer" | "basic" | "oauth2" => Some("Authorization".into()),
+        "api_key" => Some(auth.api_key.header.clone()),
+        "login" => Some(auth.login.send_header.clone()),
+        _ => None,
+    }
+}
+
 /// Header names whose values are shown; every other header value is redacted.
 const SHOWN_HEADERS: &[&str] = &["accept", "content-type", "x-request-id", "if-match"];
 
@@ -358,6 +368,12 @@ pub async fn translate(
         "Reads cannot be known without the directory: other by-id reads were answered with a record holding only its id, lists as empty, creates with a made-up id.".into(),
     );
     notes.push("Header values other than Accept and Content-Type are redacted.".into());
+    if matches!(chosen.backend.auth.mode.as_str(), "oauth2" | "login") {
+        notes.push(format!(
+            "backend.auth.mode {}: the token call is made once before the first call and again when the token expires or is refused; it is not shown.",
+            chosen.backend.auth.mode
+        ));
+    }
 
     let uri = format!("{base}{relative}");
     let mut http = Request::builder()
@@ -387,7 +403,8 @@ pub async fn translate(
         out,
         "Backend calls (NOT sent; answered by translate, see the notes):"
     );
-    let configured: Vec<String> = chosen.backend.headers.keys().cloned().collect();
+    let mut configured: Vec<String> = chosen.backend.headers.keys().cloned().collect();
+    configured.extend(auth_header(&chosen.backend.auth));
     out.push_str(&render_calls(
         &recorder.calls(),
         tenant.backend.base_url(),

@@ -6,6 +6,7 @@
 //! Secrets are read once at start-up (`env:NAME`, `file:PATH`), carried in sensitive
 //! header values, and scrubbed from every error text before it can reach a log or a client.
 
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -70,6 +71,9 @@ pub struct TokenSource {
     /// The current token. The lock is held while a new one is fetched, so concurrent
     /// requests wait for that one fetch instead of each making their own.
     current: tokio::sync::Mutex<Option<Token>>,
+    /// The header value last obtained, readable without waiting for a fetch: error texts
+    /// are scrubbed of it.
+    issued: std::sync::Mutex<Option<HeaderValue>>,
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -104,6 +108,22 @@ impl Outbound {
             Outbound::None => Ok(None),
             Outbound::Static(c) => Ok(Some(c.clone())),
             Outbound::Renewable(source) => source.credential(client, rejected).await.map(Some),
+        }
+    }
+
+    /// Every secret text this credential puts on the wire or was built from: the header
+    /// value sent, the configured secrets and the token last issued.
+    pub fn secret_texts(&self) -> Vec<String> {
+        let text = |v: &HeaderValue| v.to_str().unwrap_or_default().to_owned();
+        match self {
+            Outbound::None => Vec::new(),
+            Outbound::Static((_, value)) => vec![text(value)],
+            Outbound::Renewable(source) => {
+                let issued = source.issued.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut texts = source.secrets.clone();
+                texts.extend(issued.as_ref().map(text));
+                texts
+            }
         }
     }
 
@@ -233,6 +253,7 @@ impl TokenSource {
             refresh_before,
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             current: tokio::sync::Mutex::new(None),
+            issued: std::sync::Mutex::new(None),
         }
     }
 
@@ -252,6 +273,7 @@ impl TokenSource {
         *current = None;
         let token = self.fetch(client).await?;
         let header = token.header.clone();
+        *self.issued.lock().unwrap_or_else(PoisonError::into_inner) = Some(header.clone());
         *current = Some(token);
         Ok((self.send_header.clone(), header))
     }

@@ -2,7 +2,7 @@
 //! timeouts, a bounded response size and the outbound credential on every call.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -66,11 +66,23 @@ impl BackendResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// `Retry-After` in seconds, when given as a number.
+    /// `Retry-After` in seconds: a number, or an HTTP-date counted from now (RFC 9110
+    /// section 10.2.3; a date already past means 0).
     pub fn retry_after(&self) -> Option<u64> {
-        self.header("retry-after")
-            .and_then(|v| v.trim().parse().ok())
+        retry_after_seconds(self.header("retry-after")?, SystemTime::now())
     }
+}
+
+fn retry_after_seconds(value: &str, now: SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse() {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    // Rounded up: retrying a fraction of a second early would only meet the same refusal.
+    Some(at.duration_since(now).map_or(0, |wait| {
+        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    }))
 }
 
 /// Client for one backend.
@@ -129,6 +141,34 @@ impl BackendClient {
     /// The base URL.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// `text` with every credential this client sends replaced by `[redacted]`: the
+    /// configured header values, the auth secrets and the current token, each whole and
+    /// without a scheme word such as `Bearer`. Backend error texts are relayed to the IdP,
+    /// and a directory that echoes its request must not hand the credentials on. Values
+    /// shorter than 6 characters are left alone: a header such as `X-Api-Version: 2` is no
+    /// secret, and scrubbing every `2` would garble the text.
+    pub fn redact(&self, text: &str) -> String {
+        const SHORTEST_SECRET: usize = 6;
+        let mut secrets: Vec<String> = self
+            .headers
+            .values()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .chain(self.auth.secret_texts())
+            .collect();
+        let schemeless: Vec<String> = secrets
+            .iter()
+            .filter_map(|s| s.split_once(' ').map(|(_, rest)| rest.to_owned()))
+            .collect();
+        secrets.extend(schemeless);
+        // Longest first, so a token is not half-replaced through a secret it contains.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut text = text.to_owned();
+        for secret in secrets.iter().filter(|s| s.len() >= SHORTEST_SECRET) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+        text
     }
 
     /// Authenticates every call with `auth` (replacing the default: none).
@@ -266,4 +306,27 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::retry_after_seconds;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00 UTC
+        assert_eq!(retry_after_seconds(" 120 ", now), Some(120));
+        assert_eq!(
+            retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(30)
+        );
+        assert_eq!(
+            retry_after_seconds("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_seconds("soon", now), None);
+        assert_eq!(retry_after_seconds("-5", now), None);
+    }
 }

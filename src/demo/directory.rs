@@ -4,35 +4,39 @@
 //! including unknown routes, wrong methods and malformed requests that axum would otherwise
 //! answer in plain text, leaves as `{"error": "<code>", "message": "<text>"}`.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
 use super::store::{
-    member_page, ErrorKind, GroupInput, GroupQuery, Listing, MemberInput, Store, StoreError,
-    UserInput, UserQuery,
+    member_page, ErrorKind, GroupInput, GroupQuery, Listing, MemberInput, Page, PageLimits, Store,
+    StoreError, UserInput, UserQuery, GROUP_PAGING, MEMBER_PAGING, USER_PAGING,
 };
 
 mod auth;
+mod shape;
 #[cfg(test)]
 mod tests;
 
 pub use auth::{DemoAuth, LOGIN_PATH, SESSION_HEADER, TOKEN_PATH};
+pub use shape::{CreateAnswer, DemoShape, ListStyle, MemberHome, NextIn, NEXT_CURSOR_HEADER};
+use shape::{ListUrl, Window};
 
 /// Header carrying the API key when the directory requires one.
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
@@ -46,6 +50,9 @@ pub struct DemoDirectory {
     store: Arc<RwLock<Store>>,
     auth: Arc<auth::AuthGate>,
     requests: Arc<AtomicU64>,
+    shape: DemoShape,
+    /// `METHOD path?query` of every request, when asked for ([`DemoDirectory::with_request_log`]).
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl std::fmt::Debug for DemoDirectory {
@@ -53,6 +60,7 @@ impl std::fmt::Debug for DemoDirectory {
         f.debug_struct("DemoDirectory")
             .field("open", &self.auth.is_open())
             .field("requests", &self.request_count())
+            .field("shape", &self.shape)
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +75,29 @@ impl DemoDirectory {
                 api_key.map(DemoAuth::ApiKey).unwrap_or_default(),
             )),
             requests: Arc::new(AtomicU64::new(0)),
+            shape: DemoShape::default(),
+            log: None,
         }
+    }
+
+    /// The same data, answering in `shape` (see [`DemoShape`]).
+    pub fn with_shape(mut self, shape: DemoShape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// Also records every request's method, path and query, for [`DemoDirectory::requests_seen`].
+    pub fn with_request_log(mut self) -> Self {
+        self.log = Some(Arc::default());
+        self
+    }
+
+    /// `METHOD path?query` of each request so far, oldest first (empty without
+    /// [`DemoDirectory::with_request_log`]): lets tests assert which calls the gateway made.
+    pub fn requests_seen(&self) -> Vec<String> {
+        self.log.as_ref().map_or_else(Vec::new, |log| {
+            log.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        })
     }
 
     /// The same data, demanding `auth` of every API call.
@@ -93,34 +123,26 @@ impl DemoDirectory {
 
     /// The complete API as a router, for serving or for in-process tests.
     pub fn router(&self) -> Router {
-        Router::new()
+        let mut router = Router::new()
             .route(
                 Users::PATH,
                 get(list_records::<Users>).post(create_record::<Users>),
             )
-            .route(
-                "/api/users/{id}",
-                get(get_record::<Users>)
-                    .put(replace_record::<Users>)
-                    .patch(patch_record::<Users>)
-                    .delete(delete_record::<Users>),
-            )
+            .route("/api/users/{id}", self.item_routes::<Users>())
             .route(
                 Groups::PATH,
                 get(list_records::<Groups>).post(create_record::<Groups>),
             )
-            .route(
-                "/api/groups/{id}",
-                get(get_record::<Groups>)
-                    .put(replace_record::<Groups>)
-                    .patch(patch_record::<Groups>)
-                    .delete(delete_record::<Groups>),
-            )
-            .route(
-                "/api/groups/{id}/members",
-                get(list_members).post(add_member),
-            )
-            .route("/api/groups/{id}/members/{user_id}", delete(remove_member))
+            .route("/api/groups/{id}", self.item_routes::<Groups>());
+        if self.shape.members == MemberHome::SubResource {
+            router = router
+                .route(
+                    "/api/groups/{id}/members",
+                    get(list_members).post(add_member),
+                )
+                .route("/api/groups/{id}/members/{user_id}", delete(remove_member));
+        }
+        router
             .route(TOKEN_PATH, post(auth::token_endpoint))
             .route(LOGIN_PATH, post(auth::login))
             .fallback(route_not_found)
@@ -137,6 +159,18 @@ impl DemoDirectory {
                 count_and_trace,
             ))
             .with_state(self.clone())
+    }
+
+    /// GET, PUT, PATCH and (unless the shape refuses deletes) DELETE of one record.
+    fn item_routes<C: Collection>(&self) -> MethodRouter<DemoDirectory> {
+        let routes = get(get_record::<C>)
+            .put(replace_record::<C>)
+            .patch(patch_record::<C>);
+        if self.shape.refuse_deletes {
+            routes
+        } else {
+            routes.delete(delete_record::<C>)
+        }
     }
 
     /// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests
@@ -259,6 +293,17 @@ fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     }
 }
 
+/// A record as a JSON value, for the shapes that change it before answering.
+fn to_json<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|err| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("failed to serialize a record: {err}"),
+        )
+    })
+}
+
 fn created<T: Serialize>(location: String, value: &T) -> Response {
     let mut response = json(StatusCode::CREATED, value);
     if let Ok(location) = HeaderValue::try_from(location) {
@@ -324,6 +369,12 @@ async fn count_and_trace(
 ) -> Response {
     dir.requests.fetch_add(1, Ordering::Relaxed);
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    if let Some(log) = &dir.log {
+        let target = request.uri().path_and_query().map_or("", |p| p.as_str());
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(format!("{method} {target}"));
+    }
     let started = Instant::now();
     let response = next.run(request).await;
     tracing::debug!(
@@ -368,16 +419,24 @@ async fn method_not_allowed(request: Request) -> ApiError {
 
 /// What the CRUD handlers need from a collection of the store.
 trait Collection: Send + Sync + 'static {
-    /// Singular noun for messages ("user").
+    /// Singular noun for messages and envelopes ("user").
     const NOUN: &'static str;
+    /// Plural noun for list envelopes ("users").
+    const PLURAL: &'static str;
     /// Path of the collection ("/api/users").
     const PATH: &'static str;
+    /// Paging limits of the list.
+    const LIMITS: PageLimits;
+    /// Whether [`MemberHome::OnUser`] holds group membership in these records.
+    const HOLDS_GROUPS: bool;
     type Input;
     type Query;
     type Record: Serialize;
 
     fn input(body: &Value) -> Result<Self::Input, StoreError>;
     fn query(pairs: &[(String, String)]) -> Result<Self::Query, StoreError>;
+    /// Makes the query read every match, for the shapes that page outside the store.
+    fn unpage(query: &mut Self::Query);
     fn list<'s>(store: &'s Store, query: &Self::Query) -> Listing<&'s Self::Record>;
     fn get(store: &Store, id: u64) -> Result<&Self::Record, StoreError>;
     fn create(store: &mut Store, input: Self::Input) -> Result<&Self::Record, StoreError>;
@@ -393,7 +452,10 @@ struct Groups;
 
 impl Collection for Users {
     const NOUN: &'static str = "user";
+    const PLURAL: &'static str = "users";
     const PATH: &'static str = "/api/users";
+    const LIMITS: PageLimits = USER_PAGING;
+    const HOLDS_GROUPS: bool = true;
     type Input = UserInput;
     type Query = UserQuery;
     type Record = super::store::User;
@@ -403,6 +465,9 @@ impl Collection for Users {
     }
     fn query(pairs: &[(String, String)]) -> Result<UserQuery, StoreError> {
         UserQuery::from_pairs(pairs)
+    }
+    fn unpage(query: &mut UserQuery) {
+        query.page = Page::everything();
     }
     fn list<'s>(store: &'s Store, query: &UserQuery) -> Listing<&'s Self::Record> {
         store.list_users(query)
@@ -429,7 +494,10 @@ impl Collection for Users {
 
 impl Collection for Groups {
     const NOUN: &'static str = "group";
+    const PLURAL: &'static str = "groups";
     const PATH: &'static str = "/api/groups";
+    const LIMITS: PageLimits = GROUP_PAGING;
+    const HOLDS_GROUPS: bool = false;
     type Input = GroupInput;
     type Query = GroupQuery;
     type Record = super::store::Group;
@@ -439,6 +507,9 @@ impl Collection for Groups {
     }
     fn query(pairs: &[(String, String)]) -> Result<GroupQuery, StoreError> {
         GroupQuery::from_pairs(pairs)
+    }
+    fn unpage(query: &mut GroupQuery) {
+        query.page = Page::everything();
     }
     fn list<'s>(store: &'s Store, query: &GroupQuery) -> Listing<&'s Self::Record> {
         store.list_groups(query)
@@ -463,12 +534,79 @@ impl Collection for Groups {
     }
 }
 
+impl DemoDirectory {
+    /// A record as JSON in this directory's shape: with its `groups` when membership is
+    /// held on the user.
+    fn record_json<C: Collection>(
+        &self,
+        store: &Store,
+        record: &C::Record,
+    ) -> Result<Value, ApiError> {
+        let mut value = to_json(record)?;
+        if C::HOLDS_GROUPS && self.shape.members == MemberHome::OnUser {
+            if let Value::Object(map) = &mut value {
+                map.insert("groups".into(), store.groups_of(C::id(record)).into());
+            }
+        }
+        Ok(value)
+    }
+
+    /// The answer carrying one record: the record as is in the default shape (no copy
+    /// through `Value` on the benchmark's path), else shaped.
+    fn record_answer<C: Collection>(
+        &self,
+        status: StatusCode,
+        store: &Store,
+        record: &C::Record,
+    ) -> ApiResult {
+        if self.shape.is_default() {
+            return Ok(json(status, record));
+        }
+        Ok(self
+            .shape
+            .record(status, C::NOUN, self.record_json::<C>(store, record)?))
+    }
+
+    /// The record of a request body, and the `groups` it holds when membership is on the user.
+    fn request_record<C: Collection>(
+        &self,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<(C::Input, Option<BTreeSet<u64>>), ApiError> {
+        let mut body = self.shape.unwrap_request(body_json(body)?, C::NOUN)?;
+        let groups = if C::HOLDS_GROUPS && self.shape.members == MemberHome::OnUser {
+            shape::take_groups(&mut body)?
+        } else {
+            None
+        };
+        Ok((C::input(&body)?, groups))
+    }
+}
+
 async fn list_records<C: Collection>(
     State(dir): State<DemoDirectory>,
+    uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
-    let query = C::query(&query_pairs(query)?)?;
-    Ok(list_response(&C::list(&dir.read(), &query)))
+    let mut pairs = query_pairs(query)?;
+    if dir.shape.is_default() {
+        let query = C::query(&pairs)?;
+        return Ok(list_response(&C::list(&dir.read(), &query)));
+    }
+    let window = dir.shape.window(&mut pairs, C::LIMITS)?;
+    let mut query = C::query(&pairs)?;
+    if window != Window::Store {
+        C::unpage(&mut query);
+    }
+    let store = dir.read();
+    let listing = C::list(&store, &query);
+    let (records, next) = window.apply(listing.items, |r| C::id(r));
+    let page = records
+        .into_iter()
+        .map(|r| dir.record_json::<C>(&store, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let at = ListUrl::new(&headers, uri.path(), &pairs, window, C::PLURAL);
+    Ok(dir.shape.list(page, listing.total, next, &at))
 }
 
 async fn get_record<C: Collection>(
@@ -476,17 +614,32 @@ async fn get_record<C: Collection>(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let id = path_id(path, C::NOUN)?;
-    Ok(json(StatusCode::OK, C::get(&dir.read(), id)?))
+    let store = dir.read();
+    dir.record_answer::<C>(StatusCode::OK, &store, C::get(&store, id)?)
 }
 
 async fn create_record<C: Collection>(
     State(dir): State<DemoDirectory>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let input = C::input(&body_json(body)?)?;
+    let (input, groups) = dir.request_record::<C>(body)?;
     let mut store = dir.write();
-    let record = C::create(&mut store, input)?;
-    Ok(created(format!("{}/{}", C::PATH, C::id(record)), record))
+    // Checked before the create, so a refused body creates nothing.
+    if let Some(groups) = &groups {
+        store.check_groups(groups)?;
+    }
+    let id = C::id(C::create(&mut store, input)?);
+    if let Some(groups) = &groups {
+        store.set_groups(id, groups)?;
+    }
+    let record = C::get(&store, id)?;
+    let location = format!("{}/{id}", C::PATH);
+    if dir.shape.is_default() {
+        return Ok(created(location, record));
+    }
+    let value = dir.record_json::<C>(&store, record)?;
+    Ok(dir.shape.created(&headers, location, C::NOUN, id, value))
 }
 
 /// PUT (replace) or PATCH (merge), as `merge` says.
@@ -497,14 +650,24 @@ async fn update_record<C: Collection>(
     merge: bool,
 ) -> ApiResult {
     let id = path_id(path, C::NOUN)?;
-    let input = C::input(&body_json(body)?)?;
+    let (input, mut groups) = dir.request_record::<C>(body)?;
+    if C::HOLDS_GROUPS && dir.shape.members == MemberHome::OnUser && !merge {
+        // PUT resets what it does not send, the groups too.
+        groups.get_or_insert_with(BTreeSet::new);
+    }
     let mut store = dir.write();
-    let record = if merge {
-        C::patch(&mut store, id, input)?
+    if let Some(groups) = &groups {
+        store.check_groups(groups)?;
+    }
+    if merge {
+        C::patch(&mut store, id, input)?;
     } else {
-        C::replace(&mut store, id, input)?
-    };
-    Ok(json(StatusCode::OK, record))
+        C::replace(&mut store, id, input)?;
+    }
+    if let Some(groups) = &groups {
+        store.set_groups(id, groups)?;
+    }
+    dir.record_answer::<C>(StatusCode::OK, &store, C::get(&store, id)?)
 }
 
 async fn replace_record<C: Collection>(
@@ -539,11 +702,30 @@ async fn delete_record<C: Collection>(
 async fn list_members(
     State(dir): State<DemoDirectory>,
     path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult {
     let group_id = path_id(path, "group")?;
-    let page = member_page(&query_pairs(query)?)?;
-    Ok(list_response(&dir.read().list_members(group_id, page)?))
+    let mut pairs = query_pairs(query)?;
+    if dir.shape.is_default() {
+        let page = member_page(&pairs)?;
+        return Ok(list_response(&dir.read().list_members(group_id, page)?));
+    }
+    let window = dir.shape.window(&mut pairs, MEMBER_PAGING)?;
+    let page = match window {
+        Window::Store => member_page(&pairs)?,
+        _ => {
+            // Still refuses unknown parameters.
+            member_page(&pairs)?;
+            Page::everything()
+        }
+    };
+    let listing = dir.read().list_members(group_id, page)?;
+    let (members, next) = window.apply(listing.items, |m| m.user_id);
+    let page = members.iter().map(to_json).collect::<Result<_, _>>()?;
+    let at = ListUrl::new(&headers, uri.path(), &pairs, window, "members");
+    Ok(dir.shape.list(page, listing.total, next, &at))
 }
 
 async fn add_member(

@@ -813,6 +813,14 @@ impl Page {
         })
     }
 
+    /// One page holding every item, for lists paged outside the store.
+    pub const fn everything() -> Self {
+        Self {
+            number: 1,
+            size: u64::MAX,
+        }
+    }
+
     /// Index of the first item of this page; saturates, so absurd page numbers are just past
     /// the end.
     fn offset(self) -> usize {
@@ -906,6 +914,8 @@ pub struct UserQuery {
     pub email: Option<String>,
     /// Account state.
     pub status: Option<Status>,
+    /// Members of this group only.
+    pub group: Option<u64>,
     /// Order of the list (default: by id).
     pub sort: Option<sort::Sort>,
     /// Page to return.
@@ -920,6 +930,7 @@ impl Default for UserQuery {
             external_ref: None,
             email: None,
             status: None,
+            group: None,
             sort: None,
             page: Page::first(USER_PAGING),
         }
@@ -937,6 +948,7 @@ impl UserQuery {
                 "external_ref",
                 "email",
                 "status",
+                "group",
                 "sort",
                 "order",
             ],
@@ -953,6 +965,10 @@ impl UserQuery {
             external_ref: params.text("external_ref"),
             email: params.text("email"),
             status,
+            group: params
+                .get("group")
+                .map(|raw| positive(raw, "group"))
+                .transpose()?,
             sort: sort::Sort::parse(params.get("sort"), params.get("order"), sort::USER_FIELDS)?,
             page: params.page(USER_PAGING)?,
         })
@@ -1255,7 +1271,14 @@ impl Store {
 
     /// One page of the users matching every filter of `query`, in id order or `query.sort`.
     pub fn list_users(&self, query: &UserQuery) -> Listing<&User> {
-        let matching = |user: &&User| query.matches(user);
+        let matching = |user: &&User| {
+            query.matches(user)
+                && query.group.is_none_or(|group| {
+                    self.groups
+                        .get(&group)
+                        .is_some_and(|g| g.has_member(user.id))
+                })
+        };
         if let Some(sort) = &query.sort {
             let mut users: Vec<&User> = self.users.values().filter(matching).collect();
             sort.users(&mut users);
@@ -1555,6 +1578,39 @@ impl Store {
                 })
             }
         }
+    }
+
+    /// The ids of the groups a user is in, ascending.
+    pub fn groups_of(&self, user_id: u64) -> Vec<u64> {
+        self.memberships
+            .get(&user_id)
+            .map(|groups| groups.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Checks that every id names a group, before a write that ends in [`Store::set_groups`],
+    /// so a refused body changes nothing.
+    pub fn check_groups(&self, groups: &BTreeSet<u64>) -> Result<(), StoreError> {
+        match groups.iter().find(|id| !self.groups.contains_key(id)) {
+            Some(missing) => Err(invalid(format!(
+                "field 'groups': group {missing} does not exist"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes `groups` exactly the groups the user is in (membership written on the user).
+    pub fn set_groups(&mut self, user_id: u64, groups: &BTreeSet<u64>) -> Result<(), StoreError> {
+        self.user(user_id)?;
+        self.check_groups(groups)?;
+        let current: BTreeSet<u64> = self.groups_of(user_id).into_iter().collect();
+        for &left in current.difference(groups) {
+            self.remove_member(left, user_id)?;
+        }
+        for &joined in groups.difference(&current) {
+            self.add_member(joined, user_id)?;
+        }
+        Ok(())
     }
 
     /// Removes a user from a group, in O(log n) whatever the group's size.

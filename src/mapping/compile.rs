@@ -111,11 +111,45 @@ fn find_line(text: &str, key: &str) -> Option<usize> {
     let mut found = None;
     for segment in key.split('.') {
         let name = segment.split('[').next().unwrap_or(segment);
-        let i = lines.iter().skip(from).position(|l| defines(l, name))? + from;
+        let mut i = lines.iter().skip(from).position(|l| defines(l, name))? + from;
+        // `filters[2]`: the third `- ` entry of that list, when it is written block style.
+        let index = segment
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('['))
+            .and_then(|rest| rest.strip_suffix(']'))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(n) = index {
+            if let Some(entry) = list_entry(&lines, i, n) {
+                i = entry;
+            }
+        }
         found = Some(i + 1);
         from = i;
     }
     found
+}
+
+/// The line index of entry `n` of the block list whose key is on line `key_line`.
+fn list_entry(lines: &[&str], key_line: usize, n: usize) -> Option<usize> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key_indent = indent(lines.get(key_line)?);
+    let mut entries = 0;
+    for (i, line) in lines.iter().enumerate().skip(key_line + 1) {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if indent(line) < key_indent || (indent(line) == key_indent && !t.starts_with("- ")) {
+            return None;
+        }
+        if t.starts_with("- ") && indent(line) <= key_indent + 2 {
+            if entries == n {
+                return Some(i);
+            }
+            entries += 1;
+        }
+    }
+    None
 }
 
 /// Compiles one mapping file for `kind`.
@@ -166,6 +200,7 @@ fn compile_raw(
         last_modified: opt_path(p, "meta.last_modified", raw.meta.last_modified.as_deref()),
         version: opt_path(p, "meta.version", raw.meta.version.as_deref()),
         maintain: raw.meta.maintain,
+        stamps: compile_stamp_type(p, raw.meta.stamp_type.as_deref()),
     };
     if meta.maintain {
         for (key, path) in [
@@ -205,8 +240,8 @@ fn compile_raw(
     let update = compile_update(p, &raw.operations.update);
     let delete = compile_delete(p, &raw.operations.delete);
     let attributes = compile_attributes(p, &raw.attributes, &full);
-    let pushdown = compile_pushdown(p, &raw.filters, &full);
-    let sort = compile_sort(p, &raw.sort, &full);
+    let pushdown = compile_pushdown(p, &raw.filters, &full, &attributes);
+    let sort = compile_sort(p, &raw.sort, &full, &attributes);
     let members = match (&raw.members, kind) {
         (Some(m), ResourceKind::Group) => compile_members(p, m),
         (Some(_), ResourceKind::User) => {
@@ -365,6 +400,7 @@ fn full_schema(raw: &MappingFile, kind: ResourceKind, p: &mut Problems<'_>) -> R
         endpoint: kind.endpoint().into(),
         core,
         extensions,
+        whole: None,
     }
 }
 
@@ -752,6 +788,25 @@ fn compile_attributes(
     out
 }
 
+/// `meta.type`: `string` or one of the point-in-time backend types.
+fn compile_stamp_type(p: &mut Problems<'_>, name: Option<&str>) -> Transform {
+    let backend_type = match name.map(|n| (n, BackendType::parse(n))) {
+        None | Some((_, Some(BackendType::String))) => None,
+        Some((_, Some(t))) if t.is_datetime() => Some(t),
+        Some((other, _)) => {
+            p.add(
+                "meta.type",
+                format!("unknown type `{other}` (string, epoch_seconds, epoch_millis, date or sql_datetime)"),
+            );
+            None
+        }
+    };
+    Transform {
+        backend_type,
+        ..Transform::default()
+    }
+}
+
 fn compile_attribute(
     p: &mut Problems<'_>,
     key: &str,
@@ -809,10 +864,7 @@ fn compile_attribute(
         Some(t) => {
             let parsed = BackendType::parse(t);
             if parsed.is_none() {
-                p.add(
-                    key,
-                    format!("unknown type `{t}` (string, integer, number, boolean, epoch_seconds, epoch_millis)"),
-                );
+                p.add(key, format!("unknown type `{t}` ({})", BackendType::NAMES));
             }
             parsed
         }
@@ -894,10 +946,31 @@ fn yaml_key_value(v: Value) -> Value {
     }
 }
 
+/// A pushdown rule for an attribute the mapping does not map could never be used: the
+/// gateway refuses filters and sorts on unmapped attributes before any backend call.
+fn check_mapped(
+    p: &mut Problems<'_>,
+    key: &str,
+    written: &str,
+    target: &ScimTarget,
+    mapped: &[AttributeMapping],
+) {
+    let builtin = target.extension.is_none() && matches!(target.attr.as_str(), "id" | "meta");
+    if !builtin && !mapped.iter().any(|m| m.target.key() == target.key()) {
+        p.add(
+            key,
+            format!(
+                "`{written}` is not mapped under attributes:, so this rule could never be used"
+            ),
+        );
+    }
+}
+
 fn compile_pushdown(
     p: &mut Problems<'_>,
     rules: &[file::FilterRule],
     schema: &ResourceSchema,
+    mapped: &[AttributeMapping],
 ) -> Vec<PushdownRule> {
     rules
         .iter()
@@ -905,6 +978,7 @@ fn compile_pushdown(
         .filter_map(|(i, rule)| {
             let key = format!("filters[{i}]");
             let target = parse_target(p, &key, &rule.attribute, schema)?;
+            check_mapped(p, &key, &rule.attribute, &target, mapped);
             let operator = match rule.operator.to_ascii_lowercase().as_str() {
                 "eq" => CompareOp::Eq,
                 "ne" => CompareOp::Ne,
@@ -940,6 +1014,7 @@ fn compile_sort(
     p: &mut Problems<'_>,
     rules: &[file::SortRuleSpec],
     schema: &ResourceSchema,
+    mapped: &[AttributeMapping],
 ) -> Vec<SortRule> {
     rules
         .iter()
@@ -947,6 +1022,7 @@ fn compile_sort(
         .filter_map(|(i, rule)| {
             let key = format!("sort[{i}]");
             let target = parse_target(p, &key, &rule.attribute, schema)?;
+            check_mapped(p, &key, &rule.attribute, &target, mapped);
             let query = compile_query(p, &key, &rule.query);
             if query.is_empty() {
                 p.add(
@@ -1157,6 +1233,7 @@ fn published_schema(
             .map(|ext| keep(ext, Some(&ext.id)))
             .filter(|ext| !ext.attributes.is_empty())
             .collect(),
+        whole: Some(std::sync::Arc::new(full.clone())),
     }
 }
 
@@ -1227,9 +1304,12 @@ fn restrict(def: &AttributeDef, mapped: &[&AttributeMapping]) -> AttributeDef {
     out
 }
 
-/// The mapping's direction and mutability override win over the schema's mutability.
+/// The mapping's direction and mutability override win over the schema's mutability. A
+/// `constant` is set by the gateway alone, so clients see it as readOnly (RFC 7643 §2.2):
+/// a value they send on create or PUT is ignored, a PATCH changing it gets 400 mutability.
 fn apply_mutability(def: &mut AttributeDef, m: &AttributeMapping) {
     def.mutability = match (m.direction, m.mutability) {
+        _ if m.constant.is_some() && m.direction != Direction::WriteOnly => Mutability::ReadOnly,
         (Direction::ReadOnly, _) => Mutability::ReadOnly,
         (Direction::WriteOnly, _) => Mutability::WriteOnly,
         (Direction::Both, Some(over)) => over,

@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::target::get_ci;
 use super::template::value_text;
-use super::{Direction, ResourceMapping};
+use super::{AttributeMapping, Direction, ResourceMapping};
 use crate::scim::error::ScimError;
 
 impl ResourceMapping {
@@ -57,7 +57,9 @@ impl ResourceMapping {
             path.as_ref()
                 .and_then(|p| p.read(record))
                 .and_then(|v| {
-                    super::transform::coerce_scim(v, crate::scim::schema::AttrType::DateTime)
+                    self.meta
+                        .stamps
+                        .to_scim(v, crate::scim::schema::AttrType::DateTime)
                 })
                 .filter(|v| !v.is_null())
         };
@@ -82,30 +84,28 @@ impl ResourceMapping {
 
     /// SCIM resource → backend record.
     ///
-    /// Starts from `current` (the backend's record, for updates) so unmapped backend fields
-    /// survive a read-merge-write, or from an empty object (create). Attributes absent from
-    /// `resource` are cleared, except write-only ones (a password the backend never returns
-    /// must not be wiped by an unrelated update).
-    pub fn to_record(&self, resource: &Value, current: Option<&Value>) -> Result<Value, ScimError> {
+    /// A create starts from an empty object. An update starts from the backend's record, so
+    /// unmapped backend fields survive a read-merge-write, and writes only the attributes
+    /// whose value differs from `current.resource` (what that record read as): a field the
+    /// client did not change keeps the backend's value, even one the mapping cannot read
+    /// (a status outside a value map must not be reset by an unrelated PATCH), and a
+    /// `default` is not back-filled into it. Attributes the client cleared are cleared,
+    /// except write-only ones (a password the backend never returns must not be wiped).
+    pub fn to_record(
+        &self,
+        resource: &Value,
+        current: Option<Current<'_>>,
+    ) -> Result<Value, ScimError> {
         let creating = current.is_none();
         let mut record = current
-            .cloned()
+            .map(|c| c.record.clone())
             .unwrap_or_else(|| Value::Object(Map::new()));
         for m in self.attributes.iter().filter(|m| m.writes()) {
             let Some(path) = &m.backend else { continue };
-            let mut value = if let Some(c) = &m.constant {
-                c.clone()
-            } else if let Some(t) = &m.template {
-                let vars = |name: &str| scim_var(resource, name);
-                t.render(&vars, super::template::Escape::None)
-                    .map(Value::String)
-                    .unwrap_or(Value::Null)
-            } else {
-                m.target.get(resource).cloned().unwrap_or(Value::Null)
-            };
-            if value.is_null() {
-                if let Some(id) = m.reference.and_then(|_| reference_id(&m.target, resource)) {
-                    value = Value::String(id);
+            let mut value = scim_value(m, resource);
+            if let (Some(current), None) = (&current, &m.constant) {
+                if scim_value(m, current.resource) == value {
+                    continue;
                 }
             }
             if value.is_null() {
@@ -196,6 +196,8 @@ impl ResourceMapping {
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
         let now = Value::String(super::transform::epoch_to_rfc3339(secs));
+        // Cannot fail: `meta.type` is a point-in-time type and `now` an RFC 3339 dateTime.
+        let now = self.meta.stamps.to_backend(&now).unwrap_or(now);
         let targets = [
             creating.then_some(&self.meta.created),
             Some(&self.meta.last_modified),
@@ -250,6 +252,37 @@ impl ResourceMapping {
 }
 
 /// Reads a template variable (a SCIM attribute path such as `name.givenName`) as JSON.
+/// The record an update starts from, and the SCIM resource it reads as.
+#[derive(Debug, Clone, Copy)]
+pub struct Current<'a> {
+    pub record: &'a Value,
+    pub resource: &'a Value,
+}
+
+/// The value `m` writes for `resource`, before `default` and the backend transform: the
+/// constant, the rendered template, the attribute itself, or a reference's id.
+fn scim_value(m: &AttributeMapping, resource: &Value) -> Value {
+    let value = if let Some(c) = &m.constant {
+        c.clone()
+    } else if let Some(t) = &m.template {
+        let vars = |name: &str| scim_var(resource, name);
+        // With a part missing the template would store a half-built value ("Jane ")
+        // or wipe a good one: the attribute's own value is stored as sent instead.
+        match t.render(&vars, super::template::Escape::None) {
+            Ok(text) => Value::String(text),
+            Err(_) => m.target.get(resource).cloned().unwrap_or(Value::Null),
+        }
+    } else {
+        m.target.get(resource).cloned().unwrap_or(Value::Null)
+    };
+    if value.is_null() {
+        if let Some(id) = m.reference.and_then(|_| reference_id(&m.target, resource)) {
+            return Value::String(id);
+        }
+    }
+    value
+}
+
 fn scim_var(resource: &Value, name: &str) -> Option<Value> {
     let (container, path) = match name.rfind(':') {
         Some(i) => (get_ci(resource, &name[..i])?, &name[i + 1..]),

@@ -84,6 +84,10 @@ pub struct MetaSpec {
     /// The gateway writes `created` / `last_modified` itself (for backends without timestamps).
     #[serde(default)]
     pub maintain: bool,
+    /// How `created` / `last_modified` are stored: `string` (RFC 3339, the default),
+    /// `epoch_seconds`, `epoch_millis`, `date` or `sql_datetime`.
+    #[serde(default, rename = "type")]
+    pub stamp_type: Option<String>,
 }
 
 /// Envelopes: where a record sits in a single-record body (request and response).
@@ -217,7 +221,7 @@ pub struct CreateSpec {
     pub method: String,
     pub path: String,
     /// `record` (the response body is the new record, default), `location` (id from the
-    /// `Location` header, then read back) or `none` (no body: read back by id from the body path).
+    /// `Location` header, then read back) or `id` (the body holds only the id, then read back).
     #[serde(default)]
     pub response: Option<String>,
     /// Sending this call twice has the same effect as once: it may be retried.

@@ -6,7 +6,7 @@
 //! SCIM's can still be used safely.
 
 use super::target::ScimTarget;
-use super::template::Escape;
+use super::template::{value_text, Escape};
 use super::ResourceMapping;
 use crate::scim::attr::AttrPath;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
@@ -75,12 +75,18 @@ impl ResourceMapping {
             .pushdown
             .iter()
             .find(|r| r.key == key && r.operator == op)?;
-        let text = match value {
-            CompValue::Str(s) => s.clone(),
-            CompValue::Number(n) => n.to_string(),
-            CompValue::Bool(b) => b.to_string(),
-            CompValue::Null => return None,
+        if matches!(value, CompValue::Null) {
+            return None;
+        }
+        let scim = value.to_json();
+        // The backend holds transformed values (`Employee` stored as `staff`, a dateTime as
+        // epoch seconds), so the query must name the stored form. A value the transform
+        // refuses is never stored: the term is then left to the gateway.
+        let stored = match self.attributes.iter().find(|a| a.target.key() == key) {
+            Some(m) => m.transform.to_backend(&scim).ok()?,
+            None => scim,
         };
+        let text = value_text(&stored);
         let vars = |name: &str| (name == "value").then(|| serde_json::Value::String(text.clone()));
         rule.query
             .iter()

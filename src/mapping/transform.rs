@@ -7,6 +7,7 @@
 use serde_json::{Number, Value};
 
 use crate::mapping::template::value_text;
+use crate::scim::filter::datetime;
 use crate::scim::schema::AttrType;
 
 /// Backend value type of a mapped field.
@@ -20,6 +21,10 @@ pub enum BackendType {
     EpochSeconds,
     /// Milliseconds since 1970 on the backend.
     EpochMillis,
+    /// `YYYY-MM-DD` (the UTC date) on the backend; midnight UTC in SCIM.
+    Date,
+    /// `YYYY-MM-DD HH:MM:SS` in UTC on the backend (SQL `DATETIME`/`TIMESTAMP` text).
+    SqlDateTime,
 }
 
 impl BackendType {
@@ -32,8 +37,25 @@ impl BackendType {
             "boolean" => BackendType::Boolean,
             "epoch_seconds" => BackendType::EpochSeconds,
             "epoch_millis" => BackendType::EpochMillis,
+            "date" => BackendType::Date,
+            "sql_datetime" => BackendType::SqlDateTime,
             _ => return None,
         })
+    }
+
+    /// Every type name [`BackendType::parse`] knows, for messages.
+    pub const NAMES: &'static str =
+        "string, integer, number, boolean, epoch_seconds, epoch_millis, date, sql_datetime";
+
+    /// Whether the backend form is a point in time (the SCIM side is an RFC 3339 dateTime).
+    pub fn is_datetime(self) -> bool {
+        matches!(
+            self,
+            BackendType::EpochSeconds
+                | BackendType::EpochMillis
+                | BackendType::Date
+                | BackendType::SqlDateTime
+        )
     }
 }
 
@@ -95,10 +117,7 @@ impl Transform {
                 .map(|(s, _)| s.clone());
         }
         let backend = match self.backend_type {
-            Some(BackendType::EpochSeconds) => Value::String(epoch_to_rfc3339(backend.as_i64()?)),
-            Some(BackendType::EpochMillis) => {
-                Value::String(epoch_to_rfc3339(backend.as_i64()? / 1000))
-            }
+            Some(t) if t.is_datetime() => Value::String(datetime_to_scim(backend, t)?),
             _ => backend.clone(),
         };
         coerce_scim(&backend, scim_type)
@@ -141,18 +160,49 @@ fn coerce_backend(value: &Value, t: BackendType) -> Result<Value, String> {
         BackendType::Boolean => as_bool(value)
             .map(Value::Bool)
             .ok_or_else(|| format!("value {value} is not a boolean")),
-        BackendType::EpochSeconds | BackendType::EpochMillis => {
-            let text = value
+        BackendType::EpochSeconds
+        | BackendType::EpochMillis
+        | BackendType::Date
+        | BackendType::SqlDateTime => {
+            // The strict parser SCIM dateTimes are checked with: a month 13 or a date
+            // without a time is refused, not turned into some other instant.
+            let (secs, nanos) = value
                 .as_str()
-                .ok_or_else(|| format!("value {value} is not a dateTime"))?;
-            let secs = rfc3339_to_epoch(text)
+                .and_then(datetime::parse)
                 .ok_or_else(|| format!("value {value} is not an RFC 3339 dateTime"))?;
-            Ok(Value::from(if t == BackendType::EpochMillis {
-                secs * 1000
-            } else {
-                secs
-            }))
+            let utc = || {
+                utc_text(secs)
+                    .ok_or_else(|| format!("value {value} is not in the years 0000-9999 UTC"))
+            };
+            Ok(match t {
+                BackendType::EpochSeconds => Value::from(secs),
+                // Milliseconds keep the fraction a client sent (`.250Z` → …250).
+                BackendType::EpochMillis => Value::from(secs * 1000 + i64::from(nanos / 1_000_000)),
+                BackendType::Date => Value::String(utc()?[..10].to_owned()),
+                _ => Value::String(utc()?[..19].replacen('T', " ", 1)),
+            })
         }
+    }
+}
+
+/// A backend point in time as an RFC 3339 UTC dateTime; `None` when it is not one.
+fn datetime_to_scim(backend: &Value, t: BackendType) -> Option<String> {
+    match t {
+        BackendType::EpochSeconds => utc_text(as_integer(backend)?),
+        BackendType::EpochMillis => {
+            let millis = as_integer(backend)?;
+            let text = utc_text(millis.div_euclid(1000))?;
+            Some(match millis.rem_euclid(1000) {
+                0 => text,
+                rest => format!("{}.{rest:03}Z", &text[..19]),
+            })
+        }
+        BackendType::Date => {
+            let day = backend.as_str().filter(|d| d.len() == 10)?;
+            utc_text(datetime::parse(&format!("{day}T00:00:00Z"))?.0)
+        }
+        // Read leniently: `YYYY-MM-DD HH:MM:SS` (UTC) and any RFC 3339 text the backend has.
+        _ => utc_text(datetime::parse(backend.as_str()?)?.0),
     }
 }
 
@@ -218,45 +268,10 @@ pub fn epoch_to_rfc3339(secs: i64) -> String {
     )
 }
 
-/// Parses an RFC 3339 dateTime (`2024-05-01T09:00:00Z`, fractions and offsets allowed).
-pub fn rfc3339_to_epoch(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &text[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        "" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh = rest.get(1..3)?.parse::<i64>().ok()?;
-            let om = rest.get(4..6)?.parse::<i64>().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// [`epoch_to_rfc3339`] for instants RFC 3339 can write (years 0000 to 9999): the first 10
+/// characters are the date, the first 19 the date and time.
+fn utc_text(secs: i64) -> Option<String> {
+    Some(epoch_to_rfc3339(secs)).filter(|t| t.len() == 20 && !t.starts_with('-'))
 }
 
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
@@ -333,8 +348,74 @@ mod tests {
             t.to_backend(&json!("2024-05-01T11:00:00+02:00")).unwrap(),
             json!(1714554000)
         );
-        assert_eq!(rfc3339_to_epoch("1970-01-01T00:00:00.123Z"), Some(0));
-        assert_eq!(rfc3339_to_epoch("yesterday"), None);
+        for bad in [
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01",
+            "1714554000",
+        ] {
+            assert!(t.to_backend(&json!(bad)).is_err(), "{bad}");
+        }
+        assert!(t.to_backend(&json!(1714554000)).is_err());
+    }
+
+    fn typed(t: BackendType) -> Transform {
+        Transform {
+            backend_type: Some(t),
+            ..Transform::default()
+        }
+    }
+
+    #[test]
+    fn epoch_millis_keep_the_milliseconds() {
+        let t = typed(BackendType::EpochMillis);
+        assert_eq!(
+            t.to_backend(&json!("2024-05-01T09:00:00.250Z")).unwrap(),
+            json!(1714554000250_i64)
+        );
+        assert_eq!(
+            t.to_scim(&json!(1714554000250_i64), AttrType::DateTime),
+            Some(json!("2024-05-01T09:00:00.250Z"))
+        );
+        assert_eq!(
+            t.to_scim(&json!(1714554000000_i64), AttrType::DateTime),
+            Some(json!("2024-05-01T09:00:00Z"))
+        );
+        assert_eq!(
+            t.to_scim(&json!(-1), AttrType::DateTime),
+            Some(json!("1969-12-31T23:59:59.999Z"))
+        );
+    }
+
+    #[test]
+    fn dates_and_sql_datetimes_are_utc() {
+        let date = typed(BackendType::Date);
+        assert_eq!(
+            date.to_backend(&json!("2024-05-01T23:30:00-05:00"))
+                .unwrap(),
+            json!("2024-05-02")
+        );
+        assert_eq!(
+            date.to_scim(&json!("2024-05-01"), AttrType::DateTime),
+            Some(json!("2024-05-01T00:00:00Z"))
+        );
+        assert_eq!(date.to_scim(&json!("2024-02-30"), AttrType::DateTime), None);
+        let sql = typed(BackendType::SqlDateTime);
+        assert_eq!(
+            sql.to_backend(&json!("2024-05-01T11:00:00+02:00")).unwrap(),
+            json!("2024-05-01 09:00:00")
+        );
+        assert_eq!(
+            sql.to_scim(&json!("2024-05-01 09:00:00"), AttrType::DateTime),
+            Some(json!("2024-05-01T09:00:00Z"))
+        );
+        assert!(sql.to_backend(&json!("2024-05-01 25:00:00")).is_err());
+        // Not every instant has a four-digit UTC year.
+        assert!(sql.to_backend(&json!("0000-01-01T00:00:00+01:00")).is_err());
+        assert_eq!(
+            typed(BackendType::EpochSeconds).to_scim(&json!(i64::MAX), AttrType::DateTime),
+            None
+        );
     }
 
     #[test]

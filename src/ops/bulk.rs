@@ -297,10 +297,17 @@ fn check_operation(op: &mut Operation, path: Option<&str>) -> Result<(), ScimErr
         }
     }
     op.target = Some(target);
-    if op.method == Method::Post && op.bulk_id.is_none() {
-        return Err(ScimError::invalid_syntax(
-            "a POST operation needs a bulkId (RFC 7644 §3.7.3)",
-        ));
+    match op.bulk_id.as_deref() {
+        None if op.method == Method::Post => {
+            return Err(ScimError::invalid_syntax(
+                "a POST operation needs a bulkId (RFC 7644 §3.7.3)",
+            ))
+        }
+        // `bulkId:` with nothing after it could never be told from a plain string value.
+        Some(id) if id.trim().is_empty() => {
+            return Err(ScimError::invalid_syntax("a bulkId must not be empty"))
+        }
+        _ => {}
     }
     let needs_data = op.method != Method::Delete;
     if needs_data && !op.data.as_ref().is_some_and(Value::is_object) {

@@ -13,7 +13,7 @@ use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::PatchPath;
 use crate::scim::query::ListQuery;
 use crate::scim::resource::project;
-use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, LIST_RESPONSE};
+use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, Returned, LIST_RESPONSE};
 
 /// `GET /{Resources}/{id}`.
 pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Value, Error> {
@@ -618,17 +618,21 @@ fn check_filter_attributes(filter: &Filter, schema: &ResourceSchema) -> Result<(
     };
     match filter {
         Filter::Compare { path, op, .. } => match schema.resolve(path) {
-            Some(Resolved::Attribute(at)) => check_ordering(path, *op, at.sub.unwrap_or(at.attr)),
+            Some(Resolved::Attribute(at)) => {
+                check_returned(path, at.sub.unwrap_or(at.attr))?;
+                check_ordering(path, *op, at.sub.unwrap_or(at.attr))
+            }
             _ => Err(unknown(path)),
         },
         Filter::Present(path) => match schema.resolve(path) {
-            Some(Resolved::Attribute(_)) => Ok(()),
+            Some(Resolved::Attribute(at)) => check_returned(path, at.sub.unwrap_or(at.attr)),
             _ => Err(unknown(path)),
         },
         Filter::ValuePath { attr, filter } => {
             let Some(Resolved::Attribute(at)) = schema.resolve(attr) else {
                 return Err(unknown(attr));
             };
+            check_returned(attr, at.attr)?;
             check_element_filter(filter, at.attr).map_err(|p| {
                 unknown(&AttrPath {
                     sub: Some(p.name.clone()),
@@ -641,6 +645,18 @@ fn check_filter_attributes(filter: &Filter, schema: &ResourceSchema) -> Result<(
             .try_for_each(|t| check_filter_attributes(t, schema)),
         Filter::Not(inner) => check_filter_attributes(inner, schema),
     }
+}
+
+/// 400 `invalidFilter` for a filter on a `returned: never` attribute (a password, a mapping's
+/// `direction: write` field): the gateway never reads it back, so "no match" would be a
+/// wrong answer, and a match would let a client probe a secret (RFC 7643 §2.2).
+fn check_returned(path: &AttrPath, def: &AttributeDef) -> Result<(), ScimError> {
+    if def.returned == Returned::Never {
+        return Err(ScimError::invalid_filter(format!(
+            "{path} is never returned (writeOnly): it cannot be filtered on"
+        )));
+    }
+    Ok(())
 }
 
 /// RFC 7644 §3.4.2.2: `gt`, `ge`, `lt` and `le` on a Boolean (or a complex attribute)

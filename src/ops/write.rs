@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::mapping::target::get_ci;
 use crate::mapping::template::{value_text, Vars};
 use crate::mapping::{
-    CreateResponse, DeleteCall, MemberArray, MembersMapping, ResourceKind, UpdateStyle,
+    CreateResponse, Current, DeleteCall, MemberArray, MembersMapping, ResourceKind, UpdateStyle,
 };
 use crate::scim::attr::AttrPath;
 use crate::scim::dialect::Normalisations;
@@ -74,10 +74,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
         Some(record) => record,
         None => {
             let id = match mapping.create.response {
-                CreateResponse::Location => response
-                    .header("location")
-                    .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
-                    .map(str::to_owned),
+                CreateResponse::Location => response.header("location").and_then(id_in_location),
                 _ => response
                     .json()
                     .ok()
@@ -115,6 +112,18 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Value, Error> {
     let set = changed_attributes(&Value::Object(serde_json::Map::new()), &created);
     tracing::info!(op = "create", resource = ctx.kind.name(), %id, attributes = ?set, "Audit: resource created.");
     Ok(created)
+}
+
+/// The id a create's `Location` names: its last path segment, without a query or fragment
+/// and percent-decoded (the id is encoded again when it goes into the read-back's path, so
+/// a string id such as `a b` sent as `/users/a%20b` must not become `a%2520b`).
+fn id_in_location(location: &str) -> Option<String> {
+    let path = location.split(['?', '#']).next().unwrap_or_default();
+    let segment = path.trim_end_matches('/').rsplit('/').next()?;
+    let id = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()?;
+    (!id.is_empty()).then(|| id.into_owned())
 }
 
 /// `PUT /{Resources}/{id}`: replaces the resource.
@@ -379,7 +388,13 @@ impl Ctx<'_> {
             .cloned()
             .collect();
         self.verify_users_exist(&added).await?;
-        let mut new_record = mapping.to_record(&new, Some(record))?;
+        let mut new_record = mapping.to_record(
+            &new,
+            Some(Current {
+                record,
+                resource: current,
+            }),
+        )?;
         let embedded = match &mapping.members {
             Some(MembersMapping::Embedded(array)) => Some(array),
             _ => None,
@@ -751,3 +766,6 @@ fn member_json(id: &str, integer: bool) -> Value {
         _ => Value::String(id.to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,6 +33,11 @@ pub struct DialectOptions {
     pub roles_json_string: bool,
     /// A PatchOp body without `schemas` is accepted when it has `Operations`.
     pub patch_schemas_optional: bool,
+    /// A PATCH operation on an attribute the mapping does not map (but the SCIM schema, or
+    /// an extension this resource type does not declare, has) is ignored, as such
+    /// attributes are in POST and PUT bodies, instead of failing the whole PATCH with 400
+    /// `invalidPath`; an undeclared extension URN in `schemas` is dropped likewise.
+    pub unmapped_ignored: bool,
 }
 
 impl Default for DialectOptions {
@@ -47,6 +52,7 @@ impl Default for DialectOptions {
             value_filter_upsert: true,
             roles_json_string: true,
             patch_schemas_optional: true,
+            unmapped_ignored: true,
         }
     }
 }
@@ -64,6 +70,7 @@ impl DialectOptions {
             value_filter_upsert: false,
             roles_json_string: false,
             patch_schemas_optional: false,
+            unmapped_ignored: false,
         }
     }
 
@@ -79,6 +86,7 @@ impl DialectOptions {
             Rule::ValueFilterUpsert => self.value_filter_upsert,
             Rule::RolesJsonString => self.roles_json_string,
             Rule::PatchSchemasOptional => self.patch_schemas_optional,
+            Rule::UnmappedIgnored => self.unmapped_ignored,
         }
     }
 }
@@ -104,11 +112,13 @@ pub enum Rule {
     RolesJsonString,
     /// See [`DialectOptions::patch_schemas_optional`].
     PatchSchemasOptional,
+    /// See [`DialectOptions::unmapped_ignored`].
+    UnmappedIgnored,
 }
 
 impl Rule {
     /// Every rule, in [`ALL_RULES`] order.
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::OpCase,
         Rule::StringBooleans,
         Rule::DottedKeys,
@@ -118,6 +128,7 @@ impl Rule {
         Rule::ValueFilterUpsert,
         Rule::RolesJsonString,
         Rule::PatchSchemasOptional,
+        Rule::UnmappedIgnored,
     ];
 
     /// The snake_case name, as in [`DialectOptions`] and [`ALL_RULES`].
@@ -132,6 +143,7 @@ impl Rule {
             Rule::ValueFilterUpsert => "value_filter_upsert",
             Rule::RolesJsonString => "roles_json_string",
             Rule::PatchSchemasOptional => "patch_schemas_optional",
+            Rule::UnmappedIgnored => "unmapped_ignored",
         }
     }
 }
@@ -147,6 +159,7 @@ pub const ALL_RULES: &[&str] = &[
     "value_filter_upsert",
     "roles_json_string",
     "patch_schemas_optional",
+    "unmapped_ignored",
 ];
 
 /// The rules that fired for one request, each named once, in the order they first fired.

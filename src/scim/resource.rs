@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 pub use project::project;
 
 use crate::scim::attr::{get_ci, insert_ci, AttrPath, AttrRef, Resolved};
-use crate::scim::dialect::{self, Dialect, DialectOptions, Normalisations};
+use crate::scim::dialect::{self, Dialect, DialectOptions, Normalisations, Rule};
 use crate::scim::error::ScimError;
 use crate::scim::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
 
@@ -35,9 +35,9 @@ pub fn canonicalize(
             schema.name
         )));
     };
-    let mut schemas = declared_schemas(input, schema)?;
-    let mut input = input.clone();
     let mut d = Dialect::new(options, applied);
+    let mut schemas = declared_schemas(input, schema, &mut d)?;
+    let mut input = input.clone();
     dialect::resource_object(&mut input, schema, &mut d);
 
     let mut out = Value::Object(Map::new());
@@ -78,6 +78,7 @@ pub fn canonicalize(
 fn declared_schemas(
     input: &Map<String, Value>,
     schema: &ResourceSchema,
+    d: &mut Dialect<'_>,
 ) -> Result<Vec<String>, ScimError> {
     let required = || {
         ScimError::invalid_value(format!(
@@ -102,6 +103,12 @@ fn declared_schemas(
     }
     let mut out = vec![schema.core.id.clone()];
     for urn in listed {
+        if schema.schema(urn).is_none() && d.enabled(Rule::UnmappedIgnored) {
+            // An extension this mapping does not declare: its data is ignored like any
+            // unmapped attribute (the body's keys under that URN are not placed below).
+            d.record(Rule::UnmappedIgnored);
+            continue;
+        }
         let known = schema.schema(urn).ok_or_else(|| {
             let valid: Vec<&str> = schema.urns().collect();
             ScimError::invalid_value(format!(

@@ -1,6 +1,8 @@
 //! SCIM schema model (RFC 7643 §7): attribute definitions, the built-in core, enterprise and
 //! group schemas, and the per-resource-type view that the filter, PATCH and mapping code consult.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 /// Core User schema URN (RFC 7643 §4.1).
@@ -283,6 +285,10 @@ pub struct ResourceSchema {
     pub endpoint: String,
     pub core: SchemaDef,
     pub extensions: Vec<SchemaDef>,
+    /// The whole schema this one was cut down from (every attribute of the core and of the
+    /// declared extensions), when it was: it tells an attribute that exists but is not
+    /// mapped, which requests may name and the gateway ignores, from one that does not exist.
+    pub whole: Option<Arc<ResourceSchema>>,
 }
 
 impl ResourceSchema {
@@ -300,6 +306,34 @@ impl ResourceSchema {
         } else {
             self.extension(urn)
         }
+    }
+
+    /// Whether `path` names something this cut-down schema left out: an attribute (or
+    /// sub-attribute) of the whole schema, or anything of an extension schema this resource
+    /// type does not declare.
+    /// `element_sub` is a sub-attribute after a value filter (`emails[…].value`).
+    pub fn leaves_out(
+        &self,
+        path: &crate::scim::attr::AttrPath,
+        element_sub: Option<&str>,
+    ) -> bool {
+        use crate::scim::attr::Resolved;
+        let Some(whole) = &self.whole else {
+            return false;
+        };
+        match (whole.resolve(path), element_sub) {
+            (Some(Resolved::Attribute(at)), Some(sub)) if at.sub.is_none() => {
+                return at.attr.sub(sub).is_some()
+            }
+            (Some(_), _) => return true,
+            (None, _) => {}
+        }
+        // `urn:…:NewExtension:attr`, or the bare extension URN (parsed as a URN plus a last
+        // segment).
+        path.urn.as_deref().is_some_and(|urn| {
+            let bare = format!("{urn}:{}", path.name);
+            urn.starts_with("urn:") && whole.schema(urn).is_none() && whole.schema(&bare).is_none()
+        })
     }
 
     /// All schema URNs of this resource type, core first.

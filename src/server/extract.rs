@@ -67,7 +67,14 @@ async fn read_json(
                 ),
             )
         })?
-        .map_err(|_| too_large())?;
+        .map_err(|e| {
+            if is_length_limit(&e) {
+                too_large()
+            } else {
+                // A broken chunked encoding or a connection cut mid-body.
+                ScimError::invalid_syntax(format!("the request body could not be read: {e}"))
+            }
+        })?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ScimError::invalid_syntax(format!(
             "the request body is not valid JSON (line {}, column {}): {e}",
@@ -81,6 +88,18 @@ async fn read_json(
         ));
     }
     Ok(value)
+}
+
+/// Whether reading the body stopped at the size limit (and not on a broken body).
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// 415 unless the content type is SCIM or plain JSON (parameters such as charset allowed).

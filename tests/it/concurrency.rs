@@ -3,11 +3,9 @@
 
 use serde_json::{json, Value};
 
-use scimgate::config::Overrides;
 use scimgate::demo::{DemoDirectory, Store};
 
-use crate::support::gateway::repo_path;
-use crate::support::scim::run_id;
+use crate::support::gateway::{demo_mappings_variant, swap};
 use crate::support::snapshot::{store_json, with_store};
 use crate::support::Gateway;
 
@@ -36,36 +34,16 @@ const ATTRIBUTES: [(&str, &str); 10] = [
 ];
 
 /// The demo mappings with the user update as a whole-record PUT (read-merge-write), the
-/// style where unserialised concurrent PATCHes would overwrite each other; in a fresh temp
-/// folder (with the schemas beside it, as the mapping refers to `../schemas`).
+/// style where unserialised concurrent PATCHes would overwrite each other.
 fn replace_style_mappings() -> std::path::PathBuf {
-    let root = std::env::temp_dir().join(format!("scimgate-it-replace-{}", run_id()));
-    let dir = root.join("demo-replace");
-    std::fs::create_dir_all(&dir).unwrap();
-    let schemas = root.join("schemas");
-    std::fs::create_dir_all(&schemas).unwrap();
-    for entry in std::fs::read_dir(repo_path("mappings/schemas")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), schemas.join(entry.file_name())).unwrap();
-    }
-    let users = std::fs::read_to_string(repo_path("mappings/demo/users.yaml")).unwrap();
-    let merge =
-        r#"update: { method: PATCH, path: "/api/users/{id}", style: merge, idempotent: true }"#;
-    assert!(
-        users.contains(merge),
-        "the demo mapping changed: update this test"
-    );
-    let users = users.replace(
-        merge,
-        r#"update: { method: PUT, path: "/api/users/{id}", style: replace }"#,
-    );
-    std::fs::write(dir.join("users.yaml"), users).unwrap();
-    std::fs::copy(
-        repo_path("mappings/demo/groups.yaml"),
-        dir.join("groups.yaml"),
-    )
-    .unwrap();
-    dir
+    demo_mappings_variant(|name, text| match name {
+        "users.yaml" => swap(
+            &text,
+            r#"update: { method: PATCH, path: "/api/users/{id}", style: merge, idempotent: true }"#,
+            r#"update: { method: PUT, path: "/api/users/{id}", style: replace }"#,
+        ),
+        _ => text,
+    })
 }
 
 /// 50 simultaneous PATCHes to one user, each setting one of ten attributes, with the
@@ -77,23 +55,16 @@ async fn fifty_simultaneous_patches_to_one_user_all_land() {
     let gw = Gateway::demo().await;
     fifty_patches(&gw).await;
     let mappings = replace_style_mappings();
-    let directory = DemoDirectory::new(Store::seeded(), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(directory.clone().serve(listener, async {
-        let _ = rx.await;
-    }));
-    let mut gw = Gateway::start_tuned(
-        Some(&repo_path("config/demo.yaml")),
-        &url,
-        Overrides::default(),
-        |s| s.mappings = mappings.display().to_string(),
-    )
-    .await;
-    gw.directory = Some(directory);
-    gw.stop_on_drop(tx);
+    let directory = DemoDirectory::new(Store::seeded(), None).with_request_log();
+    let gw = Gateway::demo_directory_with_mappings(directory.clone(), &mappings).await;
     fifty_patches(&gw).await;
+    // The variant really was in use: the writes were whole-record PUTs.
+    let puts = directory
+        .requests_seen()
+        .iter()
+        .filter(|r| *r == "PUT /api/users/1001")
+        .count();
+    assert_eq!(puts, 50);
     let _ = std::fs::remove_dir_all(mappings.parent().unwrap());
 }
 

@@ -23,6 +23,7 @@ mod demo {
         replace_emails_without_primary,
         manager_in_four_shapes,
         disable_and_reenable,
+        unmapped_attributes_are_ignored,
         immutable_site,
         create_group_without_members,
         add_members_with_null_ref,
@@ -490,6 +491,61 @@ pub async fn disable_and_reenable(gw: &Gateway) {
         .await;
         assert_active(gw, &id, &user_name, active).await;
     }
+}
+
+/// Attributes the mapping does not map are ignored in a PATCH, as they are in POST and PUT:
+/// Entra sends every changed attribute of its own mapping in one PATCH, and one the
+/// directory cannot store must not block the rest (a deprovisioning among them). A name no
+/// schema has is still 400 invalidPath, and that PATCH changes nothing.
+pub async fn unmapped_attributes_are_ignored(gw: &Gateway) {
+    const ACME: &str = "urn:example:scim:schemas:extension:acme:2.0:User";
+    let run = run_id();
+    let user_name = format!("e20-{run}@example.com");
+    let mut body = full_user(&run, "e20");
+    body["nickName"] = json!("Bobby");
+    body["schemas"].as_array_mut().unwrap().push(json!(ACME));
+    body[ACME] = json!({"badge": "B-7"});
+    let id = create(gw, "/Users", &body).await;
+    let r = patch_ok(
+        gw,
+        &user_path(&id),
+        json!([
+            {"op": "Add", "path": "nickName", "value": "Bob"},
+            {"op": "Replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
+            {"op": "Add", "path": format!("{ACME}:badge"), "value": "B-8"},
+            {"op": "Replace", "path": "active", "value": "False"},
+            {"op": "Remove", "path": "profileUrl"},
+        ]),
+    )
+    .await;
+    if r.status == 200 {
+        assert_eq!(r.json["active"], json!(false), "{}", r.text);
+        assert!(r.json.get("nickName").is_none(), "{}", r.text);
+    }
+    assert_active(gw, &id, &user_name, false).await;
+    let unused = gw
+        .metric(
+            r#"scimgate_dialect_normalisations_total{rule="unmapped_ignored",tenant="default"}"#,
+        )
+        .await;
+    assert!(
+        unused >= 2.0,
+        "the POST and the PATCH each count once: {unused}"
+    );
+
+    let before = fetch(gw, &user_path(&id)).await;
+    let r = gw
+        .scim
+        .patch(
+            &user_path(&id),
+            &patch(json!([
+                {"op": "Replace", "path": "active", "value": true},
+                {"op": "Add", "path": "nickNmae", "value": "typo"},
+            ])),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidPath"));
+    assert_eq!(fetch(gw, &user_path(&id)).await, before);
 }
 
 /// The 8x8 `site` is immutable: a different value by PATCH (path or path-less URN key) or PUT

@@ -23,6 +23,7 @@ mod entra {
         replace_emails_without_primary,
         manager_in_four_shapes,
         disable_and_reenable,
+        unmapped_attributes_are_ignored,
         immutable_site,
         create_group_without_members,
         add_members_with_null_ref,

@@ -174,6 +174,25 @@ async fn a_stalled_body_gets_408() {
     assert!(answer.contains("urn:ietf:params:scim:api:messages:2.0:Error"));
 }
 
+/// A body that breaks its chunked encoding is a syntax error (400), not an oversized one.
+#[tokio::test]
+async fn a_broken_chunked_body_gets_400() {
+    let gw = Gateway::start(
+        Some(&repo_path("config/demo.yaml")),
+        "http://127.0.0.1:9",
+        Overrides::default(),
+    )
+    .await;
+    let mut socket = TcpStream::connect(gateway_addr(&gw)).await.unwrap();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_answer(&mut socket).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains(r#""scimType":"invalidSyntax""#), "{answer}");
+}
+
 /// Reads until the peer closes or a complete-looking answer arrived (at most 10 s).
 async fn read_answer(socket: &mut TcpStream) -> String {
     let mut got = Vec::new();

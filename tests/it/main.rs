@@ -34,7 +34,10 @@ mod protocol;
 mod regressions;
 mod search;
 mod secrets;
+mod shapes;
 mod smoke;
 mod sorting;
 mod tenancy;
 mod tooling;
+#[cfg(feature = "real-backends")]
+mod transforms;

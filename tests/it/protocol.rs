@@ -268,7 +268,7 @@ pub async fn patch_paths_and_atomicity(gw: &Gateway) {
     refused(gw, "PATCH", &path, &patch(ops), 400, "mutability").await;
     let ops = json!([
         {"op": "replace", "path": "title", "value": "Changed"},
-        {"op": "add", "path": "nickName", "value": "x"}
+        {"op": "add", "path": "nickNmae", "value": "x"}
     ]);
     refused(gw, "PATCH", &path, &patch(ops), 400, "invalidPath").await;
     assert_eq!(fetch(gw, &path).await["title"], user["title"]);

@@ -321,3 +321,73 @@ async fn a_full_scenario_logs_and_answers_no_secret() {
         }
     }
 }
+
+/// A directory that repeats its request's credentials in every refusal: a 409 (which the
+/// demo mapping's error rule relays with `detail_from`) for POST, a 500 for anything else.
+async fn echoing_directory() -> (String, tokio::sync::oneshot::Sender<()>) {
+    use axum::http::{HeaderMap, Method, StatusCode};
+    async fn refuse(method: Method, headers: HeaderMap) -> (StatusCode, axum::Json<Value>) {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let message = format!(
+            "refused; auth={} key={}",
+            header("authorization"),
+            header("x-api-key")
+        );
+        let status = if method == Method::POST {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        (status, axum::Json(json!({ "message": message })))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = axum::Router::new().fallback(refuse);
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (url, stop)
+}
+
+#[tokio::test]
+async fn a_directory_echoing_its_credentials_does_not_pass_them_to_the_idp() {
+    const BEARER: &str = "backend-Bearer-5e7c9a1b3d";
+    let (url, _stop) = echoing_directory().await;
+    let config = crate::support::gateway::TempConfig::new(&format!(
+        "mappings: {}\nbackend:\n  auth:\n    mode: bearer\n    token: {BEARER}\n  \
+         headers:\n    X-Api-Key: {BACKEND_KEY}\n  retry:\n    attempts: 1\n",
+        repo_path("mappings/demo").display()
+    ));
+    let gw = crate::support::Gateway::start(Some(&config.path), &url, Default::default()).await;
+
+    let read = gw.scim.get("/Users/1").await;
+    let created = gw
+        .scim
+        .post(
+            "/Users",
+            &json!({"schemas": [crate::support::scim::USER], "userName": "echo@example.com"}),
+        )
+        .await;
+    assert_eq!(read.status, 502, "{}", read.text);
+    assert_eq!(created.status, 409, "{}", created.text);
+    for reply in [&read, &created] {
+        // The directory's words still reach the operator, without the credentials.
+        assert!(reply.text.contains("refused; auth="), "{}", reply.text);
+        assert!(reply.text.contains("[redacted]"), "{}", reply.text);
+        for secret in [BEARER, BACKEND_KEY] {
+            assert!(!reply.text.contains(secret), "{secret} in {}", reply.text);
+        }
+    }
+}

@@ -137,6 +137,7 @@ async fn translate_picks_the_tenant_and_redacts_header_secrets() {
     backend:
       url: http://127.0.0.1:4002
       headers: {{ X-Api-Key: \"file:{secret}\" }}
+      auth: {{ mode: bearer, token: bearer-t0ken-never-printed }}
 ",
             demo = repo_path("mappings/demo").display(),
             secret = secret.display()
@@ -168,7 +169,9 @@ async fn translate_picks_the_tenant_and_redacts_header_secrets() {
         "{out}"
     );
     assert!(out.contains("X-Api-Key: <redacted>"), "{out}");
-    assert!(!out.contains("s3cr3t"), "{out}");
+    // The credential backend.auth adds is shown as sent, its value redacted.
+    assert!(out.contains("Authorization: <redacted>"), "{out}");
+    assert!(!out.contains("s3cr3t") && !out.contains("t0ken"), "{out}");
     assert!(
         out.contains("SCIM answer if the directory answered so: 204"),
         "{out}"

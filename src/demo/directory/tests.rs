@@ -63,9 +63,17 @@ impl Reply {
 
 impl Server {
     async fn start(store: Store, api_key: Option<&str>) -> Self {
+        Self::serving(DemoDirectory::new(store, api_key.map(str::to_owned))).await
+    }
+
+    /// The seeded directory answering in `shape`.
+    async fn shaped(shape: DemoShape) -> Self {
+        Self::serving(DemoDirectory::new(Store::seeded(), None).with_shape(shape)).await
+    }
+
+    async fn serving(dir: DemoDirectory) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let dir = DemoDirectory::new(store, api_key.map(str::to_owned));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(dir.clone().serve(listener, async move {
             let _ = stopped.await;
@@ -836,4 +844,341 @@ fn constant_time_eq_compares_whole_slices() {
     assert!(!constant_time_eq(b"abc", b"abd"));
     assert!(!constant_time_eq(b"abc", b"ab"));
     assert!(constant_time_eq(b"", b""));
+}
+
+// --- opt-in shapes ---------------------------------------------------------------------------
+
+fn shape(edit: impl FnOnce(&mut DemoShape)) -> DemoShape {
+    let mut shape = DemoShape::default();
+    edit(&mut shape);
+    shape
+}
+
+fn new_user(login: &str) -> Value {
+    json!({"login": login, "first_name": "Nia"})
+}
+
+#[tokio::test]
+async fn creates_can_answer_with_only_a_location_or_only_the_id() {
+    let server = Server::shaped(shape(|s| s.create = CreateAnswer::Location)).await;
+    let reply = server
+        .call("POST", "/api/users", Some(new_user("loc@example.com")))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert!(reply.raw.is_empty(), "{reply:?}");
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("http://{}/api/users/1006", server.addr).as_str())
+    );
+    assert_eq!(
+        server.get("/api/users/1006").await.json["login"],
+        "loc@example.com"
+    );
+    server.stop().await;
+
+    let server = Server::shaped(shape(|s| s.create = CreateAnswer::IdOnly)).await;
+    let reply = server
+        .call("POST", "/api/groups", Some(json!({"name": "Ops"})))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.json, json!({"id": 503}));
+    assert_eq!(reply.header("location"), None);
+    assert!(server.dir.with_store(|s| s.group(503).is_ok()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn envelopes_wrap_records_requests_and_lists() {
+    let server = Server::shaped(shape(|s| {
+        s.envelope = true;
+        s.create = CreateAnswer::IdOnly;
+    }))
+    .await;
+    let alice = server.get("/api/users/1001").await;
+    assert_eq!(alice.json["user"]["login"], "alice@example.com");
+    let before = server.dir.with_store(|s| s.user_count());
+    let bare = server
+        .call("POST", "/api/users", Some(new_user("bare@example.com")))
+        .await;
+    assert_eq!(
+        bare.error(StatusCode::BAD_REQUEST, "validation"),
+        "request body must be {\"user\": {...}}"
+    );
+    assert_eq!(server.dir.with_store(|s| s.user_count()), before);
+    let made = server
+        .call(
+            "POST",
+            "/api/users",
+            Some(json!({"user": new_user("wrapped@example.com")})),
+        )
+        .await;
+    assert_eq!(made.json, json!({"user": {"id": 1006}}));
+    let patched = server
+        .call(
+            "PATCH",
+            "/api/users/1006",
+            Some(json!({"user": {"title": "Lead"}})),
+        )
+        .await;
+    assert_eq!(patched.json["user"]["title"], "Lead");
+    let list = server.get("/api/users?per_page=2&page=2").await;
+    assert_eq!(list.total(), 6);
+    let ids: Vec<u64> = list.json["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1003, 1004]);
+    let groups = server.get("/api/groups").await;
+    assert_eq!(groups.json["groups"].as_array().unwrap().len(), 2);
+    let members = server.get("/api/groups/501/members").await;
+    assert_eq!(members.json["members"][1]["user_id"], 1002);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unpaged_lists_answer_everything_and_refuse_paging_parameters() {
+    let server = Server::shaped(shape(|s| s.lists = ListStyle::Unpaged)).await;
+    server.dir.with_store_mut(|s| s.seed_bulk(30));
+    let all = server.get("/api/users").await;
+    assert_eq!(all.ids("id").len(), 35);
+    assert_eq!(all.header("x-total-count"), None);
+    let filtered = server.get("/api/users?status=DISABLED").await;
+    assert_eq!(filtered.ids("id"), [1004]);
+    let paged = server.get("/api/users?page=2").await;
+    assert_eq!(
+        paged.error(StatusCode::BAD_REQUEST, "validation"),
+        "query parameter 'page' is not supported by this list"
+    );
+    assert_eq!(
+        server.get("/api/groups/501/members").await.ids("user_id"),
+        [1001, 1002]
+    );
+    server.stop().await;
+}
+
+/// Walks a keyset list from `first` by `next_of` (the next page's path, if any).
+async fn walk(
+    server: &Server,
+    first: &str,
+    records: impl Fn(&Reply) -> Vec<u64>,
+    next_of: impl Fn(&Reply) -> Option<String>,
+) -> Vec<Vec<u64>> {
+    let mut pages = Vec::new();
+    let mut path = Some(first.to_owned());
+    while let Some(at) = path {
+        let reply = server.get(&at).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        pages.push(records(&reply));
+        path = next_of(&reply);
+    }
+    pages
+}
+
+#[tokio::test]
+async fn keyset_pages_name_the_next_page_in_the_body() {
+    let server = Server::shaped(shape(|s| s.lists = ListStyle::Keyset(NextIn::BodyLink))).await;
+    let origin = format!("http://{}", server.addr);
+    let first = server.get("/api/users?limit=2").await;
+    assert_eq!(first.json["total"], 5);
+    assert_eq!(
+        first.json["links"]["next"],
+        format!("{origin}/api/users?after=1002&limit=2")
+    );
+    let ids = |r: &Reply| {
+        r.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_u64().unwrap())
+            .collect()
+    };
+    let next = |r: &Reply| {
+        r.json["links"]["next"]
+            .as_str()
+            .map(|url| url.strip_prefix(&origin).unwrap().to_owned())
+    };
+    let pages = walk(&server, "/api/users?limit=2", ids, next).await;
+    assert_eq!(pages, [vec![1001, 1002], vec![1003, 1004], vec![1005]]);
+    // Filters stay on every link.
+    let pages = walk(
+        &server,
+        "/api/users?login_prefix=&limit=1&status=ENABLED",
+        ids,
+        next,
+    )
+    .await;
+    assert_eq!(pages, [vec![1001], vec![1002], vec![1003], vec![1005]]);
+    let without_limit = server.get("/api/users").await;
+    assert_eq!(without_limit.json["links"]["next"], Value::Null);
+    assert_eq!(ids(&without_limit).len(), 5);
+    for (path, message) in [
+        (
+            "/api/users?page=1",
+            "query parameter 'page' is not supported by this list",
+        ),
+        (
+            "/api/users?sort=login",
+            "query parameter 'sort' is not supported by this list",
+        ),
+        (
+            "/api/users?after=x",
+            "query parameter 'after' must be an integer of at least 0",
+        ),
+        (
+            "/api/users?limit=0",
+            "query parameter 'limit' must be an integer of at least 1",
+        ),
+        (
+            "/api/users?limit=1&limit=2",
+            "query parameter 'limit' is given more than once",
+        ),
+    ] {
+        assert_eq!(
+            server
+                .get(path)
+                .await
+                .error(StatusCode::BAD_REQUEST, "validation"),
+            message,
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn keyset_pages_name_the_next_page_in_a_link_or_cursor_header() {
+    let server = Server::shaped(shape(|s| s.lists = ListStyle::Keyset(NextIn::LinkHeader))).await;
+    let origin = format!("http://{}", server.addr);
+    let first = server.get("/api/groups/501/members?limit=1").await;
+    assert_eq!(
+        first.header("link"),
+        Some(
+            format!(
+                "<{origin}/api/groups/501/members?limit=1>; rel=\"first\", \
+                 <{origin}/api/groups/501/members?after=1001&limit=1>; rel=\"next\""
+            )
+            .as_str()
+        )
+    );
+    let last = server
+        .get("/api/groups/501/members?after=1001&limit=1")
+        .await;
+    assert_eq!(last.ids("user_id"), [1002]);
+    assert!(!last.header("link").unwrap().contains("next"));
+    server.stop().await;
+
+    let server = Server::shaped(shape(|s| s.lists = ListStyle::Keyset(NextIn::CursorHeader))).await;
+    let cursor = |r: &Reply| {
+        r.header("x-next-cursor")
+            .map(|after| format!("/api/groups?limit=1&after={after}"))
+    };
+    let pages = walk(&server, "/api/groups?limit=1", |r| r.ids("id"), cursor).await;
+    assert_eq!(pages, [vec![501], vec![502]]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn membership_can_be_held_on_the_user_record() {
+    let server = Server::shaped(shape(|s| s.members = MemberHome::OnUser)).await;
+    assert_eq!(
+        server.get("/api/users/1001").await.json["groups"],
+        json!([501])
+    );
+    let moved = server
+        .call("PATCH", "/api/users/1001", Some(json!({"groups": [502]})))
+        .await;
+    assert_eq!(moved.json["groups"], json!([502]));
+    assert_eq!(moved.json["login"], "alice@example.com");
+    assert_eq!(
+        server.get("/api/users?group=502").await.ids("id"),
+        [1001, 1003]
+    );
+
+    let before = server
+        .dir
+        .with_store(|s| (s.groups_of(1001), s.user(1001).unwrap().clone()));
+    for (body, message) in [
+        (
+            json!({"groups": [502, 999]}),
+            "field 'groups': group 999 does not exist",
+        ),
+        (
+            json!({"groups": "502"}),
+            "field 'groups' must be an array of integer group ids or null",
+        ),
+        (
+            json!({"groups": [502], "login": ""}),
+            "field 'login' must be a non-empty string",
+        ),
+    ] {
+        let reply = server.call("PATCH", "/api/users/1001", Some(body)).await;
+        assert_eq!(reply.error(StatusCode::BAD_REQUEST, "validation"), message);
+    }
+    let after = server
+        .dir
+        .with_store(|s| (s.groups_of(1001), s.user(1001).unwrap().clone()));
+    assert_eq!(after, before);
+
+    let made = server
+        .call(
+            "POST",
+            "/api/users",
+            Some(json!({"login": "new@example.com", "groups": [501, 502]})),
+        )
+        .await;
+    assert_eq!(made.json["groups"], json!([501, 502]));
+    // PUT resets what it does not send, the groups too.
+    let put = server
+        .call(
+            "PUT",
+            "/api/users/1006",
+            Some(json!({"login": "new@example.com"})),
+        )
+        .await;
+    assert_eq!(put.json["groups"], json!([]));
+    assert_eq!(
+        server
+            .get("/api/groups/501/members")
+            .await
+            .error(StatusCode::NOT_FOUND, "not_found"),
+        "no route for GET /api/groups/501/members"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deletes_can_be_refused() {
+    let server = Server::shaped(shape(|s| s.refuse_deletes = true)).await;
+    for path in ["/api/users/1001", "/api/groups/501"] {
+        let reply = server.call("DELETE", path, None).await;
+        reply.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    }
+    assert!(server
+        .dir
+        .with_store(|s| s.user(1001).is_ok() && s.group(501).is_ok()));
+    // Members can still be removed: only records are kept.
+    let removed = server
+        .call("DELETE", "/api/groups/501/members/1002", None)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_request_log_records_method_path_and_query() {
+    let dir = DemoDirectory::new(Store::seeded(), None).with_request_log();
+    let server = Server::serving(dir).await;
+    server.get("/api/users?page=2&per_page=1").await;
+    server.call("DELETE", "/api/users/1005", None).await;
+    assert_eq!(
+        server.dir.requests_seen(),
+        ["GET /api/users?page=2&per_page=1", "DELETE /api/users/1005"]
+    );
+    assert_eq!(
+        DemoDirectory::new(Store::seeded(), None).requests_seen(),
+        Vec::<String>::new()
+    );
+    server.stop().await;
 }

@@ -1162,3 +1162,66 @@ fn errors_have_a_kind_and_a_message() {
     }
     assert_eq!(format!("{:?}", Secret::new("pw")), "Secret(<redacted>)");
 }
+
+// --- membership written on the user ----------------------------------------------------------
+
+#[test]
+fn set_groups_makes_a_users_groups_exactly_the_given_ones() {
+    let (mut store, time) = clocked();
+    assert_eq!(store.groups_of(1001), [501]);
+    let ops = store
+        .create_group(group_input(json!({"name": "Ops"})))
+        .unwrap()
+        .id;
+    time.store(T0 + 60, Ordering::SeqCst);
+    store.set_groups(1001, &BTreeSet::from([ops])).unwrap();
+    assert_eq!(store.groups_of(1001), [ops]);
+    assert!(!store.group(501).unwrap().has_member(1001));
+    assert!(store.group(ops).unwrap().has_member(1001));
+    // Both groups' membership changed, so both were written.
+    assert_eq!(
+        store.group(501).unwrap().updated_at,
+        Timestamp::from_unix(T0 + 60)
+    );
+    assert_eq!(
+        store.group(ops).unwrap().updated_at,
+        Timestamp::from_unix(T0 + 60)
+    );
+    store.set_groups(1001, &BTreeSet::new()).unwrap();
+    assert_eq!(store.groups_of(1001), Vec::<u64>::new());
+    assert_eq!(store.group(ops).unwrap().member_count(), 0);
+}
+
+#[test]
+fn set_groups_refuses_unknown_groups_and_users_and_changes_nothing() {
+    let mut store = Store::seeded();
+    let message = validation_message(store.set_groups(1001, &BTreeSet::from([502, 999])));
+    assert_eq!(message, "field 'groups': group 999 does not exist");
+    assert_eq!(store.groups_of(1001), [501]);
+    assert!(!store.group(502).unwrap().has_member(1001));
+    assert_eq!(
+        store.set_groups(4242, &BTreeSet::from([501])),
+        Err(StoreError::UserNotFound(4242))
+    );
+    assert!(store.check_groups(&BTreeSet::from([501, 502])).is_ok());
+    assert!(store.check_groups(&BTreeSet::from([7])).is_err());
+}
+
+#[test]
+fn the_group_filter_lists_a_groups_members() {
+    let store = Store::seeded();
+    let in_group = |raw: &str| {
+        let query = UserQuery::from_pairs(&query(&[("group", raw)])).unwrap();
+        user_ids(&store.list_users(&query))
+    };
+    assert_eq!(in_group("501"), [1001, 1002]);
+    assert_eq!(in_group("502"), [1003]);
+    assert_eq!(in_group("999"), Vec::<u64>::new());
+    let both =
+        UserQuery::from_pairs(&query(&[("group", "501"), ("login", "BOB@example.com")])).unwrap();
+    assert_eq!(user_ids(&store.list_users(&both)), [1002]);
+    for bad in ["0", "x", "-1"] {
+        let message = validation_message(UserQuery::from_pairs(&query(&[("group", bad)])));
+        assert!(message.contains("'group'"), "{message}");
+    }
+}

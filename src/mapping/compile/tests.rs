@@ -80,11 +80,29 @@ fn record_round_trips_through_the_demo_user_mapping() {
     );
     assert_eq!(scim["meta"]["lastModified"], json!("2024-05-02T09:00:00Z"));
 
-    let back = set.users.to_record(&scim, Some(&record)).unwrap();
+    // Written fresh, every mapped field comes back as the backend had it.
+    let back = set.users.to_record(&scim, None).unwrap();
     assert_eq!(back["status"], json!("DISABLED"));
     assert_eq!(back["org"]["manager_id"], json!(1002));
     assert_eq!(back["contact"]["email"], json!("alice@example.com"));
     assert_eq!(set.users.changed_fields(&record, &back), json!({}));
+    // As an update with nothing changed, it writes nothing, even where the backend holds a
+    // value the mapping cannot read (a status outside the value map).
+    let mut locked = record.clone();
+    locked["status"] = json!("LOCKED");
+    let (_, locked_scim) = set.users.to_scim(&locked, "http://gw/scim/v2").unwrap();
+    assert!(locked_scim.get("active").is_none(), "{locked_scim}");
+    let current = crate::mapping::Current {
+        record: &locked,
+        resource: &locked_scim,
+    };
+    let mut edited = locked_scim.clone();
+    edited["title"] = json!("Boss");
+    let written = set.users.to_record(&edited, Some(current)).unwrap();
+    assert_eq!(
+        set.users.changed_fields(&locked, &written),
+        json!({"title": "Boss"})
+    );
 }
 
 #[test]
@@ -112,6 +130,27 @@ fn problems_name_file_line_and_key_and_are_all_reported() {
     );
     assert!(rendered.iter().any(|p| p.contains("FETCH")), "{rendered:?}");
     assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+}
+
+#[test]
+fn pushdown_rules_on_unmapped_attributes_are_problems_at_their_entry() {
+    let text = format!(
+        "{MINIMAL}filters:\n  - {{ attribute: userName, op: eq, query: {{ login: \"{{value}}\" }} }}\n  \
+         - {{ attribute: nickName, op: eq, query: {{ nick: \"{{value}}\" }} }}\nsort:\n  \
+         - {{ attribute: title, query: {{ sort: title }} }}\n"
+    );
+    let problems = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    assert_eq!(problems.len(), 2, "{rendered:?}");
+    assert_eq!(problems[0].key.as_deref(), Some("filters[1]"));
+    assert_eq!(problems[0].line, line_of("nickName"), "{rendered:?}");
+    assert!(
+        rendered[0].contains("`nickName` is not mapped"),
+        "{rendered:?}"
+    );
+    assert_eq!(problems[1].key.as_deref(), Some("sort[0]"));
+    assert_eq!(problems[1].line, line_of("sort: title"), "{rendered:?}");
 }
 
 #[test]
@@ -366,4 +405,60 @@ fn shipped_json_server_1_mappings_compile() {
         Some(MembersMapping::Embedded(_))
     ));
     assert!(set.users.list.gone.is_some());
+}
+
+#[test]
+fn meta_type_reads_and_stamps_timestamps_in_the_backend_form() {
+    let text = MINIMAL.replace(
+        "attributes:",
+        "meta: { created: $.c, last_modified: $.m, maintain: true, type: epoch_millis }\nattributes:",
+    );
+    let users = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap();
+    let mut record = serde_json::json!({"id": "1", "login": "a"});
+    users.stamp(&mut record, true);
+    assert!(
+        record["c"]
+            .as_i64()
+            .is_some_and(|ms| ms > 1_700_000_000_000),
+        "{record}"
+    );
+    record["c"] = serde_json::json!(1_714_554_000_250_i64);
+    let (_, scim) = users.to_scim(&record, "http://x").unwrap();
+    assert_eq!(scim["meta"]["created"], "2024-05-01T09:00:00.250Z");
+
+    let bad = MINIMAL.replace(
+        "attributes:",
+        "meta: { created: $.c, type: integer }\nattributes:",
+    );
+    let problems = compile_mapping(Path::new("u.yaml"), &bad, ResourceKind::User).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.to_string().contains("meta.type")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn pushdown_sends_the_stored_form_of_the_filter_value() {
+    let text = MINIMAL.replace(
+        "userName: $.login",
+        "userName: { path: $.login, case: lower }\n  userType: { path: $.kind, values: { Employee: staff } }\nfilters:\n  - { attribute: userType, op: eq, query: { kind: \"{value}\" } }\n  - { attribute: userName, op: eq, query: { login: \"{value}\" } }",
+    );
+    let users = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap();
+    let pushed = |filter: &str| {
+        let limits = crate::scim::filter::FilterLimits::default();
+        let parsed = crate::scim::filter::parse_filter(filter, &limits).unwrap();
+        users.pushdown(&parsed)
+    };
+    let both = pushed(r#"userType eq "employee" and userName eq "Jane@X.COM""#);
+    assert_eq!(
+        both.params,
+        [
+            ("kind".into(), "staff".into()),
+            ("login".into(), "jane@x.com".into())
+        ]
+    );
+    assert!(both.complete);
+    // No record holds a value outside the map: that term is left to the gateway.
+    let outside = pushed(r#"userType eq "Intern""#);
+    assert!(outside.params.is_empty() && !outside.complete);
 }

@@ -93,6 +93,17 @@ fn operation_problems_stay_with_the_operation() {
         .map(|op| op.problem.as_ref().map_or(0, |p| p.status))
         .collect();
     assert_eq!(statuses, [405, 400, 400]);
+    let r = parsed(json!([
+        {"method": "POST", "path": "/Users", "bulkId": " ", "data": {}},
+        {"method": "DELETE", "path": "/Users/1", "bulkId": ""},
+        {"method": "POST", "path": "/Users", "bulkId": "y", "data": {}},
+    ]));
+    let statuses: Vec<u16> = r
+        .operations
+        .iter()
+        .map(|op| op.problem.as_ref().map_or(0, |p| p.status))
+        .collect();
+    assert_eq!(statuses, [400, 400, 0], "an empty bulkId is refused");
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub(crate) fn user_schema() -> ResourceSchema {
         endpoint: "/Users".into(),
         core: core_user_schema(),
         extensions: vec![enterprise_user_schema(), x8],
+        whole: None,
     }
 }
 
@@ -35,5 +36,6 @@ pub(crate) fn group_schema() -> ResourceSchema {
         endpoint: "/Groups".into(),
         core: core_group_schema(),
         extensions: vec![],
+        whole: None,
     }
 }

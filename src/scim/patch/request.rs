@@ -90,6 +90,15 @@ fn operation(
         Some(_) => return Err(ScimError::invalid_path("\"path\" must be a string")),
     };
     let value = get_ci(obj, "value").cloned();
+    if let Some(path) = &path {
+        if d.enabled(Rule::UnmappedIgnored)
+            && resolve_path(schema, path).is_err()
+            && schema.leaves_out(&path.attr, path.sub.as_deref())
+        {
+            d.record(Rule::UnmappedIgnored);
+            return Ok(());
+        }
+    }
     match (kind, path) {
         (PatchOpKind::Remove, None) => Err(ScimError::no_target(
             "remove needs a \"path\" naming what to remove",

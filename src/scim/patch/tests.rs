@@ -1261,3 +1261,62 @@ fn deeply_nested_patch_paths_fail_fast_without_overflow() {
         );
     }
 }
+
+/// `user_schema()` cut down to `userName`, `active` and `emails`, remembering the whole.
+fn cut_down_user_schema() -> ResourceSchema {
+    let whole = user_schema();
+    let mut cut = whole.clone();
+    cut.core
+        .attributes
+        .retain(|a| matches!(a.name.as_str(), "userName" | "active" | "emails"));
+    cut.extensions.clear();
+    cut.whole = Some(std::sync::Arc::new(whole));
+    cut
+}
+
+#[test]
+fn operations_on_unmapped_attributes_are_ignored_and_recorded() {
+    let schema = cut_down_user_schema();
+    let user = json!({"schemas": [USER_SCHEMA], "userName": "a", "active": true});
+    let (out, rules) = run(
+        &user,
+        json!([
+            {"op": "add", "path": "nickName", "value": "Al"},
+            {"op": "replace", "path": "name.givenName", "value": "Al"},
+            {"op": "add", "path": "addresses[type eq \"work\"].locality", "value": "Oslo"},
+            {"op": "add", "path": format!("{ENTERPRISE_SCHEMA}:department"), "value": "Ops"},
+            {"op": "add", "path": "urn:example:undeclared:2.0:User:badge", "value": "7"},
+            {"op": "remove", "path": X8_SCHEMA},
+            {"op": "replace", "path": "active", "value": false},
+        ]),
+        &schema,
+    )
+    .unwrap();
+    assert_eq!(out["active"], json!(false));
+    assert_eq!(out["userName"], json!("a"));
+    assert!(
+        out.get("nickName").is_none() && out.get("name").is_none(),
+        "{out}"
+    );
+    assert_eq!(rules, ["unmapped_ignored"]);
+
+    // What no schema has is still refused, and so is everything when the rule is off.
+    for (path, options) in [
+        ("nickNmae", DialectOptions::default()),
+        ("emails[type eq \"work\"].valu", DialectOptions::default()),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:User:nickNmae",
+            DialectOptions::default(),
+        ),
+        ("nickName", DialectOptions::strict()),
+    ] {
+        let e = run_with(
+            &user,
+            json!([{"op": "add", "path": path, "value": "x"}]),
+            &schema,
+            &options,
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{path}: {e}");
+    }
+}

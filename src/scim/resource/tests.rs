@@ -143,12 +143,29 @@ fn canonicalize_checks_schemas() {
         json!({"schemas": [], "userName": "a"}),
         json!({"schemas": [ENTERPRISE_SCHEMA], "userName": "a"}),
         json!({"schemas": [USER_SCHEMA, 7], "userName": "a"}),
-        json!({"schemas": [USER_SCHEMA, "urn:example:unknown"], "userName": "a"}),
     ] {
         let e = canon(body.clone(), &schema).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{body}");
         assert!(e.detail.contains("schema"), "{}", e.detail);
     }
+    // A schema this resource type does not declare: its data is ignored like any unmapped
+    // attribute, and recorded; the strict core refuses it.
+    let undeclared = json!({
+        "schemas": [USER_SCHEMA, "urn:example:unknown"],
+        "userName": "a",
+        "urn:example:unknown": {"badge": "7"},
+    });
+    let (out, fired) = canon(undeclared.clone(), &schema).unwrap();
+    assert_eq!(out, json!({"schemas": [USER_SCHEMA], "userName": "a"}));
+    assert_eq!(fired, ["unmapped_ignored"]);
+    let strict = canonicalize(
+        &undeclared,
+        &schema,
+        &DialectOptions::strict(),
+        &mut Normalisations::new(),
+    )
+    .unwrap_err();
+    assert_eq!(strict.scim_type, Some(ScimType::InvalidValue));
     let e = canon(json!({"userName": "a"}), &schema).unwrap_err();
     assert!(e.detail.contains(USER_SCHEMA), "{}", e.detail);
     let (out, _) = canon(json!({"schemas": USER_SCHEMA, "userName": "a"}), &schema).unwrap();

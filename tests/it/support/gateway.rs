@@ -90,6 +90,30 @@ impl Gateway {
         gw
     }
 
+    /// The gateway with `config/demo.yaml`, but the mapping folder `mappings`, in front of
+    /// `directory` (served here on a free port).
+    pub async fn demo_directory_with_mappings(
+        directory: DemoDirectory,
+        mappings: &std::path::Path,
+    ) -> Gateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(directory.clone().serve(listener, async {
+            let _ = rx.await;
+        }));
+        let mut gw = Gateway::start_tuned(
+            Some(&repo_path("config/demo.yaml")),
+            &url,
+            Overrides::default(),
+            |s| s.mappings = mappings.display().to_string(),
+        )
+        .await;
+        gw.directory = Some(directory);
+        gw.stop_on_drop(tx);
+        gw
+    }
+
     /// The gateway in front of a seeded demo directory that demands `auth`, configured with
     /// the YAML mapping `backend_auth` as its `backend.auth` section.
     pub async fn demo_with_auth(auth: DemoAuth, backend_auth: &str) -> Gateway {
@@ -153,8 +177,10 @@ impl Gateway {
         };
         let mut loaded = config::load(config_file, &overrides).unwrap();
         tune(&mut loaded.settings);
-        // Single-tenant form: the one tenant runs with the tuned top-level sections.
+        // Single-tenant form: the one tenant runs with the tuned top-level sections (the
+        // mappings too: without them a tuned mapping folder was silently not used).
         if let (false, [tenant]) = (loaded.multi_tenant, loaded.tenants.as_mut_slice()) {
+            tenant.mappings = loaded.settings.mappings.clone();
             tenant.backend = loaded.settings.backend.clone();
             tenant.limits = loaded.settings.limits.clone();
             tenant.cache = loaded.settings.cache.clone();
@@ -222,6 +248,34 @@ impl Gateway {
     pub fn backend(&self) -> Client {
         Client::new(self.backend_url.clone(), None)
     }
+}
+
+/// A copy of `mappings/demo` with each file's text changed by `edit(file name, text)`, in a
+/// fresh temp folder beside a copy of the schemas (the mappings refer to `../schemas`).
+pub fn demo_mappings_variant(edit: impl Fn(&str, String) -> String) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("scimgate-it-variant-{}", super::scim::run_id()));
+    let dir = root.join("demo");
+    let schemas = root.join("schemas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&schemas).unwrap();
+    for entry in std::fs::read_dir(repo_path("mappings/schemas")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), schemas.join(entry.file_name())).unwrap();
+    }
+    for name in ["users.yaml", "groups.yaml"] {
+        let text = std::fs::read_to_string(repo_path(&format!("mappings/demo/{name}"))).unwrap();
+        std::fs::write(dir.join(name), edit(name, text)).unwrap();
+    }
+    dir
+}
+
+/// `text` with `old` (which must be there) replaced by `new`.
+pub fn swap(text: &str, old: &str, new: &str) -> String {
+    assert!(
+        text.contains(old),
+        "the mapping changed, update this test: no {old:?}"
+    );
+    text.replace(old, new)
 }
 
 /// Writes `contents` to a new file in the temp folder (named after `name`) and returns its

@@ -154,6 +154,26 @@ pub fn resource_ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The ids of a list, every page of it, read through SCIM one `count` at a time, with the
+/// total each page reported.
+pub async fn ids_in_pages(gw: &Gateway, endpoint: &str, count: usize) -> (Vec<String>, u64) {
+    let mut ids = Vec::new();
+    let mut start = 1;
+    loop {
+        let page = fetch(gw, &format!("{endpoint}?startIndex={start}&count={count}")).await;
+        let got = resource_ids(&page);
+        assert_eq!(page["startIndex"], json!(start), "{page}");
+        assert_eq!(page["itemsPerPage"], json!(got.len()), "{page}");
+        let total = page["totalResults"].as_u64().unwrap();
+        if got.is_empty() {
+            return (ids, total);
+        }
+        assert!(got.len() <= count, "{page}");
+        ids.extend(got);
+        start += count;
+    }
+}
+
 /// Asserts a SCIM error answer: status, Error schema, string status, non-empty detail, the
 /// SCIM media type and exactly `scim_type` (None: no scimType).
 pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
