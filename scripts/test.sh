@@ -9,7 +9,8 @@
 # 3. scripts/validate-deploy.sh: the deploy artefacts (installs promtool/prometheus from
 #    Debian and kubernetes-validate into .cache/venv);
 # 4. cargo test with the real-backend tests (a real json-server is started per test, a real
-#    Prometheus by the scrape test);
+#    Prometheus by the scrape test, a real Keystone per Keystone test: its start.sh installs
+#    python3-keystone from Debian when missing);
 # 5. the shared acceptance cases (../shared/acceptance) against the demo directory and a
 #    real json-server 0.17.4 and 1.0 and a real OpenStack Keystone (python3-keystone from
 #    Debian), when ../shared exists beside the checkout;

@@ -207,6 +207,22 @@ pub struct ListCall {
     pub total: Total,
     /// Soft-deleted records to leave out of what this call returns.
     pub gone: Option<GoneMarker>,
+    /// Records outside the mapping's `scope`, left out the same way.
+    pub scope: Option<Scope>,
+}
+
+/// The field and value every record of the gateway's carries (`scope:`); a record with
+/// another value belongs to someone else and reads as absent.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub path: BackendPath,
+    pub value: Value,
+}
+
+impl Scope {
+    pub fn admits(&self, record: &Value) -> bool {
+        self.path.read(record) == Some(&self.value)
+    }
 }
 
 /// How a soft-deleted record is recognised.
@@ -236,6 +252,13 @@ impl ListCall {
         !matches!(self.total, Total::Counted)
             && !matches!(self.paging, Paging::None)
             && self.gone.as_ref().is_none_or(|g| g.excluded_by_backend)
+            && self.scope.is_none()
+    }
+
+    /// Whether SCIM must not see `record`: soft-deleted, or outside the scope.
+    pub fn hides(&self, record: &Value) -> bool {
+        self.gone.as_ref().is_some_and(|g| g.marks(record))
+            || self.scope.as_ref().is_some_and(|s| !s.admits(record))
     }
 }
 

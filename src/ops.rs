@@ -303,8 +303,7 @@ impl<'a> Ctx<'a> {
             .json()
             .map_err(|reason| bad_answer(&request, reason))?;
         let record = mapping.unwrap_record(body);
-        let gone = mapping.list.gone.as_ref().is_some_and(|g| g.marks(&record));
-        Ok((record.is_object() && !gone).then_some(record))
+        Ok((record.is_object() && !mapping.list.hides(&record)).then_some(record))
     }
 
     /// The record or a 404 naming the resource.
@@ -438,8 +437,8 @@ impl<'a> Ctx<'a> {
             }
         };
         let fetched = records.len() as u64;
-        if let Some(gone) = &list.gone {
-            records.retain(|r| !gone.marks(r));
+        if list.gone.is_some() || list.scope.is_some() {
+            records.retain(|r| !list.hides(r));
         }
         // Some backends (json-server 1.0) answer a page number past the end with the last
         // page: a page that starts at or after the total holds nothing.

@@ -183,6 +183,10 @@ pub fn id_only_record(mapping: &ResourceMapping, id: &str) -> Value {
         .to_json(id)
         .unwrap_or_else(|| Value::String(id.into()));
     let _ = mapping.id.path.write(&mut record, id_json);
+    // Inside the scope: a record of someone else's would read as absent.
+    if let Some(scope) = &mapping.list.scope {
+        let _ = scope.path.write(&mut record, scope.value.clone());
+    }
     wrap_record(mapping, record)
 }
 

@@ -16,7 +16,8 @@ use super::transform::{BackendType, Case, Transform};
 use super::{
     AttributeMapping, Call, CreateCall, CreateResponse, DeleteCall, Direction, ErrorMapping,
     GoneMarker, IdField, ListCall, MemberArray, MemberCalls, MembersMapping, MetaFields, NextPage,
-    Paging, PushdownRule, ResourceKind, ResourceMapping, SortRule, Total, UpdateCall, UpdateStyle,
+    Paging, PushdownRule, ResourceKind, ResourceMapping, Scope, SortRule, Total, UpdateCall,
+    UpdateStyle,
 };
 use crate::scim::error::ScimType;
 use crate::scim::filter::{CompareOp, FilterLimits};
@@ -226,6 +227,14 @@ fn compile_raw(
         );
         list.call.query.extend(exclude);
         list.gone = Some(gone);
+    }
+    if let (Some(list), Some(spec)) = (&mut list, &raw.scope) {
+        list.scope = p
+            .check("scope.path", BackendPath::parse(&spec.path))
+            .map(|path| Scope {
+                path,
+                value: spec.value.clone(),
+            });
     }
     let create = compile_create(p, &raw.operations.create);
     let update = compile_update(p, &raw.operations.update);
@@ -510,6 +519,7 @@ fn compile_list(p: &mut Problems<'_>, key: &str, spec: &ListSpec) -> Option<List
         paging,
         total,
         gone: None,
+        scope: None,
     })
 }
 

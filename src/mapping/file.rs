@@ -41,6 +41,18 @@ pub struct MappingFile {
     /// Backend status → SCIM error rules, tried in order.
     #[serde(default)]
     pub errors: Vec<ErrorRule>,
+    /// The field and value that mark the gateway's own records in a shared backend.
+    #[serde(default)]
+    pub scope: Option<ScopeSpec>,
+}
+
+/// `scope: { path, value }`: records whose field at `path` holds another value (or none)
+/// read as absent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeSpec {
+    pub path: String,
+    pub value: Value,
 }
 
 /// An extension schema: a built-in URN or a JSON schema file relative to the mapping file.

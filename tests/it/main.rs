@@ -1,6 +1,6 @@
 //! One integration-test binary (each file in tests/ would link separately): the gateway over
 //! real sockets, in front of the demo directory and (with `--features real-backends`) a real
-//! json-server.
+//! json-server and a real OpenStack Keystone.
 
 // All of this binary is test code: clippy's allow-*-in-tests only covers #[test] functions,
 // not the helpers in support/ that they call, where a panic is the way to fail a test.
@@ -22,6 +22,8 @@ mod faults;
 mod json_server;
 #[cfg(feature = "real-backends")]
 mod json_server_1;
+#[cfg(feature = "real-backends")]
+mod keystone;
 mod limits;
 mod observability;
 mod okta;

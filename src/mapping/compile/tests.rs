@@ -325,6 +325,21 @@ fn soft_delete_needs_a_marker_that_hides_marked_records() {
     );
 }
 
+#[test]
+fn scope_hides_records_with_another_value() {
+    let scoped = format!("{MINIMAL}scope: {{ path: $.domain_id, value: d1 }}\n");
+    let m = compile_user(&scoped).unwrap();
+    assert!(!m.list.hides(&json!({"id": 1, "domain_id": "d1"})));
+    assert!(m.list.hides(&json!({"id": 1, "domain_id": "default"})));
+    assert!(m.list.hides(&json!({"id": 1})));
+    // The backend's totals may count records outside the scope: lists are scanned.
+    assert!(!m.list.backend_counts());
+    let bad = format!("{MINIMAL}scope: {{ path: \"$.[\", value: d1 }}\n");
+    assert_eq!(problem_keys(&bad, ResourceKind::User), ["scope.path"]);
+    let no_value = format!("{MINIMAL}scope: {{ path: $.domain_id }}\n");
+    assert!(compile_user(&no_value).is_err());
+}
+
 const GROUP: &str = r#"
 resource: Group
 id: { path: $.id }

@@ -8,6 +8,8 @@ import urllib.request
 
 URL = os.environ["KS_URL"]
 DOMAIN = "scim"
+# A fixed id (Keystone takes `explicit_domain_id`), the `scope` value in mappings/keystone.
+DOMAIN_ID = "5c1a0000000000000000000000000000"
 
 
 def call(method, path, body=None, token=None):
@@ -43,7 +45,8 @@ token = headers["X-Subject-Token"]
 admin_id = answer["token"]["user"]["id"]
 _, roles = call("GET", "/roles?name=admin", token=token)
 role_id = roles["roles"][0]["id"]
-_, created = call("POST", "/domains", {"domain": {"name": DOMAIN, "enabled": True}}, token)
+domain = {"name": DOMAIN, "enabled": True, "explicit_domain_id": DOMAIN_ID}
+_, created = call("POST", "/domains", {"domain": domain}, token)
 domain_id = created["domain"]["id"]
 call("PUT", f"/domains/{domain_id}/users/{admin_id}/roles/{role_id}", token=token)
 print(f"domain {DOMAIN} = {domain_id}; admin role granted to {admin_id}")

@@ -2,8 +2,8 @@
 # Starts OpenStack Keystone's identity API v3 (Debian package python3-keystone; installed
 # with apt-get when missing and running as root) on 127.0.0.1 with a fresh SQLite database,
 # and bootstraps an admin user in the `default` domain.
-# Provisioned users and groups live in their own domain, `scim` (created here; the bootstrap
-# admin gets the admin role on it): config/keystone.yaml logs in scoped to that domain, so
+# Provisioned users and groups live in their own domain, `scim` (created here with the fixed
+# id that mappings/keystone's `scope` names; the bootstrap admin gets the admin role on it): config/keystone.yaml logs in scoped to that domain, so
 # the gateway lists and creates only there and the admin account is never offered to an IdP
 # to read, update or deprovision.
 # Env: KEYSTONE_PORT (default: a free port), STATE_DIR (default: a new temp dir),

@@ -3,7 +3,8 @@
 //! (`Connection: close` both ways, so every call is one exchange) unless a fault is set:
 //! added latency, a reset connection, a burst of error statuses, a truncated body, a
 //! non-JSON body, or the backend down (connections accepted and closed at once; with the
-//! upstream itself stopped, the same happens for real).
+//! upstream itself stopped, the same happens for real). It keeps the head of every request
+//! it received, so a test can see which calls (and credentials) the gateway sent.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,8 @@ pub struct FaultProxy {
     seen: Arc<AtomicU64>,
     /// Requests that reached the upstream.
     forwarded: Arc<AtomicU64>,
+    /// The head (request line and headers) of every request received, in order.
+    heads: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -72,12 +75,13 @@ impl FaultProxy {
         let plan = Arc::new(Mutex::new(Plan::default()));
         let seen = Arc::new(AtomicU64::new(0));
         let forwarded = Arc::new(AtomicU64::new(0));
-        let (p, s, f) = (plan.clone(), seen.clone(), forwarded.clone());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (p, s, f, h) = (plan.clone(), seen.clone(), forwarded.clone(), heads.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (p, s, f) = (p.clone(), s.clone(), f.clone());
+                let (p, s, f, h) = (p.clone(), s.clone(), f.clone(), h.clone());
                 tokio::spawn(async move {
-                    let _ = handle(client, upstream, &p, &s, &f).await;
+                    let _ = handle(client, upstream, &p, &s, &f, &h).await;
                 });
             }
         });
@@ -86,6 +90,7 @@ impl FaultProxy {
             plan,
             seen,
             forwarded,
+            heads,
             task,
         }
     }
@@ -140,6 +145,11 @@ impl FaultProxy {
     pub fn forwarded(&self) -> u64 {
         self.forwarded.load(Ordering::SeqCst)
     }
+
+    /// The heads of the requests received so far (request line, then `Name: value` lines).
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
 }
 
 /// The fault for a request with `method`, consuming one from a burst.
@@ -166,6 +176,7 @@ async fn handle(
     plan: &Mutex<Plan>,
     seen: &AtomicU64,
     forwarded: &AtomicU64,
+    heads: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     if plan.lock().unwrap().fault == Some(Fault::Down) {
         // Like a process that is not there: nothing is read, nothing answered.
@@ -175,6 +186,11 @@ async fn handle(
         return Ok(());
     };
     seen.fetch_add(1, Ordering::SeqCst);
+    let head = &request[..head_end(&request).unwrap_or(request.len())];
+    heads
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(head).trim_end().to_owned());
     let method = std::str::from_utf8(&request)
         .ok()
         .and_then(|t| t.split(' ').next())

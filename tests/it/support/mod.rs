@@ -1,11 +1,13 @@
 //! Test support: a gateway on 127.0.0.1:0 in front of a backend, a small SCIM client, request
-//! bodies and assertions, and (with `real-backends`) a real json-server per test.
+//! bodies and assertions, and (with `real-backends`) a real json-server or Keystone per test.
 
 pub mod client;
 pub mod fault_proxy;
 pub mod gateway;
 #[cfg(feature = "real-backends")]
 pub mod json_server;
+#[cfg(feature = "real-backends")]
+pub mod keystone;
 pub mod process;
 pub mod scim;
 pub mod snapshot;

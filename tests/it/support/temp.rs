@@ -36,10 +36,26 @@ impl TempDir {
     /// Copies the shipped demo mappings (and the schema files they refer to) into
     /// `name/`, with `edit` applied to users.yaml; returns the folder.
     pub fn demo_mappings(&self, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
-        let users = std::fs::read_to_string(repo_path("mappings/demo/users.yaml")).unwrap();
-        let groups = std::fs::read_to_string(repo_path("mappings/demo/groups.yaml")).unwrap();
-        self.write(&format!("{name}/users.yaml"), &edit(&users));
-        self.write(&format!("{name}/groups.yaml"), &groups);
+        self.shipped_mappings("demo", name, |file, text| match file {
+            "users.yaml" => edit(&text),
+            _ => text,
+        })
+    }
+
+    /// Copies the shipped mapping set `mappings/{shipped}` (and the schema files it refers
+    /// to, so `../schemas/` still resolves) into `name/`, each file's text passed through
+    /// `edit(file name, text)`; returns the folder.
+    pub fn shipped_mappings(
+        &self,
+        shipped: &str,
+        name: &str,
+        edit: impl Fn(&str, String) -> String,
+    ) -> PathBuf {
+        for file in ["users.yaml", "groups.yaml"] {
+            let text =
+                std::fs::read_to_string(repo_path(&format!("mappings/{shipped}/{file}"))).unwrap();
+            self.write(&format!("{name}/{file}"), &edit(file, text));
+        }
         copy_dir(&repo_path("mappings/schemas"), &self.path.join("schemas"));
         self.path.join(name)
     }
