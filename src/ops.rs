@@ -190,7 +190,7 @@ impl<'a> Ctx<'a> {
             status: response.status,
             method: request.method.to_string(),
             path: request.path().to_owned(),
-            reason: self.tenant.backend.redact(&short_reason(&response.body)),
+            reason: short_reason(&response.body, |text| self.tenant.backend.redact(text)),
             retry_after: response.retry_after(),
         }
         .into()
@@ -722,7 +722,9 @@ fn bad_answer(request: &BackendRequest, reason: String) -> Error {
 
 /// A short excerpt of a backend error body for operators: the `message`/`error` field of a
 /// JSON body when there is one, else the first line of text, cut to 160 characters.
-fn short_reason(body: &[u8]) -> String {
+/// The directory's own words for a refusal, at most 160 characters, passed through `redact`
+/// before they are cut (a secret cut in half would no longer be recognised).
+fn short_reason(body: &[u8], redact: impl Fn(&str) -> String) -> String {
     let text = String::from_utf8_lossy(body);
     let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|doc| {
         ["message", "detail", "error", "title"]
@@ -737,7 +739,7 @@ fn short_reason(body: &[u8]) -> String {
             })
     });
     let reason = from_json.unwrap_or_else(|| text.lines().next().unwrap_or_default().to_owned());
-    let reason: String = reason.chars().take(160).collect();
+    let reason: String = redact(&reason).chars().take(160).collect();
     if reason.trim().is_empty() {
         "no details".into()
     } else {

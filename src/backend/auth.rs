@@ -30,8 +30,9 @@ const MAX_REASON_CHARS: usize = 160;
 #[derive(Debug)]
 pub enum Outbound {
     None,
-    /// The same header on every call (bearer, basic, API key).
-    Static(Credential),
+    /// The same header on every call (bearer, basic, API key), and the secrets it was built
+    /// from (for scrubbing error texts: a basic header hides its password in base64).
+    Static(Credential, Vec<String>),
     /// A token obtained from the directory and renewed as needed.
     Renewable(Box<TokenSource>),
 }
@@ -106,7 +107,7 @@ impl Outbound {
     ) -> Result<Option<Credential>, BackendError> {
         match self {
             Outbound::None => Ok(None),
-            Outbound::Static(c) => Ok(Some(c.clone())),
+            Outbound::Static(c, _) => Ok(Some(c.clone())),
             Outbound::Renewable(source) => source.credential(client, rejected).await.map(Some),
         }
     }
@@ -117,7 +118,11 @@ impl Outbound {
         let text = |v: &HeaderValue| v.to_str().unwrap_or_default().to_owned();
         match self {
             Outbound::None => Vec::new(),
-            Outbound::Static((_, value)) => vec![text(value)],
+            Outbound::Static((_, value), secrets) => {
+                let mut texts = secrets.clone();
+                texts.push(text(value));
+                texts
+            }
             Outbound::Renewable(source) => {
                 let issued = source.issued.lock().unwrap_or_else(PoisonError::into_inner);
                 let mut texts = source.secrets.clone();
@@ -152,25 +157,31 @@ impl Outbound {
                 format!("{base}/{}", path.trim_start_matches('/'))
             }
         };
-        let fixed = |name: HeaderName, value: String| {
+        let fixed = |name: HeaderName, value: String, secrets: Vec<String>| {
             sensitive(&value)
-                .map(|v| Outbound::Static((name, v)))
+                .map(|v| Outbound::Static((name, v), secrets))
                 .map_err(|e| vec![format!("backend.auth: {e}")])
         };
         match s.mode.as_str() {
             "" | "none" => Ok(Outbound::None),
-            "bearer" => fixed(
-                AUTHORIZATION,
-                format!("Bearer {}", secret("token", &s.token)?),
-            ),
+            "bearer" => {
+                let token = secret("token", &s.token)?;
+                fixed(AUTHORIZATION, format!("Bearer {token}"), vec![token])
+            }
             "basic" => {
                 let user = secret("username", &s.username)?;
                 let password = secret("password", &s.password)?;
-                fixed(AUTHORIZATION, basic_credentials(&user, &password))
+                let header = basic_credentials(&user, &password);
+                fixed(
+                    AUTHORIZATION,
+                    header,
+                    vec![format!("{user}:{password}"), password],
+                )
             }
             "api_key" => {
                 let name = header_name("api_key.header", &s.api_key.header)?;
-                fixed(name, secret("api_key.value", &s.api_key.value)?)
+                let value = secret("api_key.value", &s.api_key.value)?;
+                fixed(name, value.clone(), vec![value])
             }
             "oauth2" => {
                 let o = &s.oauth2;

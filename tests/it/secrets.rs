@@ -334,8 +334,11 @@ async fn echoing_directory() -> (String, tokio::sync::oneshot::Sender<()>) {
                 .unwrap_or_default()
                 .to_owned()
         };
+        // The padding puts the key across the 160th character, where the gateway cuts a
+        // relayed reason: a secret cut in half must not slip past the scrubbing.
         let message = format!(
-            "refused; auth={} key={}",
+            "{}refused; auth={} key={}",
+            "x".repeat(90),
             header("authorization"),
             header("x-api-key")
         );
@@ -387,7 +390,14 @@ async fn a_directory_echoing_its_credentials_does_not_pass_them_to_the_idp() {
         assert!(reply.text.contains("refused; auth="), "{}", reply.text);
         assert!(reply.text.contains("[redacted]"), "{}", reply.text);
         for secret in [BEARER, BACKEND_KEY] {
-            assert!(!reply.text.contains(secret), "{secret} in {}", reply.text);
+            for part in secret.as_bytes().windows(12) {
+                let part = std::str::from_utf8(part).unwrap();
+                assert!(
+                    !reply.text.contains(part),
+                    "{part} of {secret} in {}",
+                    reply.text
+                );
+            }
         }
     }
 }
