@@ -308,28 +308,11 @@ impl ResourceSchema {
         }
     }
 
-    /// Whether `path` names something this cut-down schema left out: an attribute (or
-    /// sub-attribute) of the whole schema, or anything of an extension schema this resource
-    /// type does not declare.
-    /// `element_sub` is a sub-attribute after a value filter (`emails[…].value`).
-    pub fn leaves_out(
-        &self,
-        path: &crate::scim::attr::AttrPath,
-        element_sub: Option<&str>,
-    ) -> bool {
-        use crate::scim::attr::Resolved;
-        let Some(whole) = &self.whole else {
-            return false;
-        };
-        match (whole.resolve(path), element_sub) {
-            (Some(Resolved::Attribute(at)), Some(sub)) if at.sub.is_none() => {
-                return at.attr.sub(sub).is_some()
-            }
-            (Some(_), _) => return true,
-            (None, _) => {}
-        }
-        // `urn:…:NewExtension:attr`, or the bare extension URN (parsed as a URN plus a last
-        // segment).
+    /// Whether `path` (`urn:…:Extension:attr`, or a bare extension URN) belongs to an
+    /// extension schema that the whole schema does not declare either: its attributes
+    /// cannot be mapped here, so a request naming them names nothing this gateway stores.
+    pub fn names_undeclared_extension(&self, path: &crate::scim::attr::AttrPath) -> bool {
+        let whole = self.whole.as_deref().unwrap_or(self);
         path.urn.as_deref().is_some_and(|urn| {
             let bare = format!("{urn}:{}", path.name);
             urn.starts_with("urn:") && whole.schema(urn).is_none() && whole.schema(&bare).is_none()

@@ -93,7 +93,7 @@ fn operation(
     if let Some(path) = &path {
         if d.enabled(Rule::UnmappedIgnored)
             && resolve_path(schema, path).is_err()
-            && schema.leaves_out(&path.attr, path.sub.as_deref())
+            && names_unmapped(schema, path)
         {
             d.record(Rule::UnmappedIgnored);
             return Ok(());
@@ -107,6 +107,17 @@ fn operation(
         (kind, None) => pathless(kind, value, schema, d, out),
         (kind, Some(path)) => with_path(kind, path, value, schema, d, out),
     }
+}
+
+/// Whether `path` is valid in the whole schema the mapping was cut from (its value filter
+/// and sub-attribute included, so a typo inside `[…]` is still refused) or names an
+/// undeclared extension.
+fn names_unmapped(schema: &ResourceSchema, path: &PatchPath) -> bool {
+    let whole_resolves = schema
+        .whole
+        .as_deref()
+        .is_some_and(|whole| resolve_path(whole, path).is_ok());
+    whole_resolves || (schema.whole.is_some() && schema.names_undeclared_extension(&path.attr))
 }
 
 fn op_kind(obj: &Map<String, Value>, d: &mut Dialect<'_>) -> Result<PatchOpKind, ScimError> {

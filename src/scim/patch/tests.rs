@@ -1304,6 +1304,9 @@ fn operations_on_unmapped_attributes_are_ignored_and_recorded() {
     for (path, options) in [
         ("nickNmae", DialectOptions::default()),
         ("emails[type eq \"work\"].valu", DialectOptions::default()),
+        // A typo inside the value filter of a mapped or unmapped attribute.
+        ("emails[tpye eq \"work\"].value", DialectOptions::default()),
+        ("addresses[tpye eq \"work\"].locality", DialectOptions::default()),
         (
             "urn:ietf:params:scim:schemas:core:2.0:User:nickNmae",
             DialectOptions::default(),
