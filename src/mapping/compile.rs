@@ -139,10 +139,12 @@ fn list_entry(lines: &[&str], key_line: usize, n: usize) -> Option<usize> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        if indent(line) < key_indent || (indent(line) == key_indent && !t.starts_with("- ")) {
+        // An entry starts `- {...}`, `- key: ...`, or is a bare `-` with its keys below.
+        let starts_entry = t == "-" || t.starts_with("- ");
+        if indent(line) < key_indent || (indent(line) == key_indent && !starts_entry) {
             return None;
         }
-        if t.starts_with("- ") && indent(line) <= key_indent + 2 {
+        if starts_entry && indent(line) <= key_indent + 2 {
             if entries == n {
                 return Some(i);
             }

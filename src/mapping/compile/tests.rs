@@ -151,6 +151,21 @@ fn pushdown_rules_on_unmapped_attributes_are_problems_at_their_entry() {
     );
     assert_eq!(problems[1].key.as_deref(), Some("sort[0]"));
     assert_eq!(problems[1].line, line_of("sort: title"), "{rendered:?}");
+
+    // Block-style entries: a bare `-` with the keys on the lines below it.
+    let text = format!(
+        "{MINIMAL}filters:\n  -\n    attribute: userName\n    op: eq\n    query: {{ login: \"{{value}}\" }}\n  \
+         -\n    attribute: nickName\n    op: eq\n    query: {{ nick: \"{{value}}\" }}\n"
+    );
+    let problems = compile_mapping(Path::new("u.yaml"), &text, ResourceKind::User).unwrap_err();
+    let second_entry = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "-")
+        .nth(1)
+        .map(|(i, _)| i + 1);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, second_entry, "{problems:?}");
 }
 
 #[test]

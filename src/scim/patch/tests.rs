@@ -1306,7 +1306,10 @@ fn operations_on_unmapped_attributes_are_ignored_and_recorded() {
         ("emails[type eq \"work\"].valu", DialectOptions::default()),
         // A typo inside the value filter of a mapped or unmapped attribute.
         ("emails[tpye eq \"work\"].value", DialectOptions::default()),
-        ("addresses[tpye eq \"work\"].locality", DialectOptions::default()),
+        (
+            "addresses[tpye eq \"work\"].locality",
+            DialectOptions::default(),
+        ),
         (
             "urn:ietf:params:scim:schemas:core:2.0:User:nickNmae",
             DialectOptions::default(),
