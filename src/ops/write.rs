@@ -463,6 +463,13 @@ impl Ctx<'_> {
                 .unwrap_or(Value::String(id.to_owned()));
             self.add_members(&id_json, &added).await?;
             self.remove_members(&id_json, &removed).await?;
+            // The record in hand predates the member calls, and a directory may stamp the
+            // group on each (the demo's updated_at): read it again for the answer's version
+            // and the cache. The writes have landed, so a failed read only skips the cache.
+            match self.uncached().require_record(id).await {
+                Ok(fresh) => stored = fresh,
+                Err(_) => vouched = false,
+            }
         }
         if !changed.is_empty() {
             tracing::info!(op = "update", resource = self.kind.name(), %id, changed = ?changed, "Audit: resource updated.");

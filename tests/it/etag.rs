@@ -100,3 +100,43 @@ async fn writes_with_a_stale_if_match_get_412_and_change_nothing() {
         new_version
     );
 }
+
+/// A member change gives the group a new version where the directory stamps the group on it
+/// (the demo's updated_at): the next GET (and a 200 PATCH answer) carries it, and a write with
+/// that ETag as If-Match goes through (it once got 412 from a stale cached version).
+#[tokio::test]
+async fn a_member_change_answers_and_caches_the_new_version() {
+    let gw = Gateway::demo().await;
+    let created = gw
+        .scim
+        .post(
+            "/Groups",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Etag Group"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let path = format!("/Groups/{}", created.json["id"].as_str().unwrap());
+    // Warm the cache, then change the members.
+    let before = gw.scim.get(&path).await;
+    let add = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": "1001"}]}]});
+    let patched = gw.scim.patch(&path, &add).await;
+    // 204 for a members-only PATCH (what Entra expects); a 200 carries the new version.
+    assert!(matches!(patched.status, 200 | 204), "{}", patched.text);
+    let after = gw.scim.get(&path).await;
+    let version = after.json["meta"]["version"].as_str().unwrap().to_owned();
+    assert_ne!(version, before.json["meta"]["version"].as_str().unwrap());
+    if patched.status == 200 {
+        assert_eq!(patched.json["meta"]["version"], version.as_str());
+    }
+    assert_eq!(after.header("etag"), Some(version.as_str()));
+    let renamed = send_with(
+        &gw,
+        "PATCH",
+        &path,
+        ("if-match", &version),
+        Some(&rename("Renamed")),
+    )
+    .await;
+    assert!(matches!(renamed.status, 200 | 204), "{}", renamed.text);
+    assert_eq!(gw.scim.get(&path).await.json["displayName"], "Renamed");
+}
