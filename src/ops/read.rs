@@ -17,7 +17,12 @@ use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, Returned, LIST
 
 /// What a read by id answers: a resource tree, or the cached resource's JSON text as it is.
 pub enum Answer {
-    Json(Value),
+    Json {
+        body: Value,
+        /// `meta.version`, taken before projection: `attributes=userName` leaves `meta`
+        /// out of the body, not the ETag out of the answer.
+        version: Option<String>,
+    },
     Text {
         body: Vec<u8>,
         /// `meta.version`, for the ETag.
@@ -44,12 +49,17 @@ pub async fn get(ctx: &Ctx<'_>, id: &str, query: &ListQuery) -> Result<Answer, E
     }
     // Boxed, like the backend call: the hit above should not carry this path's state.
     let resource = Box::pin(ctx.resource_of(&found, with_members)).await?;
-    Ok(Answer::Json(project(
+    let version = resource
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let body = project(
         resource,
         &query.attributes,
         &query.excluded,
         &ctx.mapping().schema,
-    )))
+    );
+    Ok(Answer::Json { body, version })
 }
 
 /// `GET /{Resources}` with `filter`, paging and attribute selection.

@@ -134,30 +134,30 @@ pub async fn get(
 ) -> Result<Response, Error> {
     let query = parse_query(&tenant, raw.as_deref())?;
     let answer = ops::get(&ctx(&tenant, &headers, kind), &id, &query).await?;
-    let version = match &answer {
-        Answer::Json(body) => body
-            .pointer("/meta/version")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        Answer::Text { version, .. } => version.clone(),
+    let (body, version) = match answer {
+        Answer::Json { body, version } => (serde_json::to_vec(&body).unwrap_or_default(), version),
+        Answer::Text { body, version } => (body, version),
     };
-    let version = version.as_deref();
+    // If-None-Match compares weakly (RFC 9110 §13.1.2): `"x"` matches `W/"x"`.
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let unchanged = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .zip(version)
+        .zip(version.as_deref())
         .is_some_and(|(wanted, current)| {
             wanted
                 .split(',')
-                .any(|t| t.trim() == current || t.trim() == "*")
+                .any(|t| t.trim() == "*" || opaque(t) == opaque(current))
         });
     if unchanged {
-        return Ok(StatusCode::NOT_MODIFIED.into_response());
+        // A 304 carries the ETag it stands for (RFC 9110 §15.4.5).
+        return Ok(scim_text(
+            StatusCode::NOT_MODIFIED,
+            Vec::new(),
+            version.as_deref(),
+        ));
     }
-    Ok(match answer {
-        Answer::Json(body) => scim_json(StatusCode::OK, &body),
-        Answer::Text { body, version } => scim_text(StatusCode::OK, body, version.as_deref()),
-    })
+    Ok(scim_text(StatusCode::OK, body, version.as_deref()))
 }
 
 pub async fn create(

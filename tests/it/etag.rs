@@ -140,3 +140,27 @@ async fn a_member_change_answers_and_caches_the_new_version() {
     assert!(matches!(renamed.status, 200 | 204), "{}", renamed.text);
     assert_eq!(gw.scim.get(&path).await.json["displayName"], "Renamed");
 }
+
+/// The ETag does not depend on the projection, If-None-Match compares weakly, and a 304
+/// names the ETag it stands for.
+#[tokio::test]
+async fn conditional_get_survives_projection_and_compares_weakly() {
+    let gw = Gateway::demo().await;
+    let version = gw.scim.get("/Users/1001").await.json["meta"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let projected = gw.scim.get("/Users/1001?attributes=userName").await;
+    assert!(projected.json.get("meta").is_none(), "{}", projected.text);
+    assert_eq!(projected.header("etag"), Some(version.as_str()));
+    let strong = version.trim_start_matches("W/").to_owned();
+    for (path, tag) in [
+        ("/Users/1001?attributes=userName", version.as_str()),
+        ("/Users/1001?excludedAttributes=meta", "*"),
+        ("/Users/1001", strong.as_str()),
+    ] {
+        let r = send_with(&gw, "GET", path, ("if-none-match", tag), None).await;
+        assert_eq!(r.status, 304, "{path} with {tag}: {}", r.text);
+        assert_eq!(r.header("etag"), Some(version.as_str()), "{path}");
+    }
+}
