@@ -155,7 +155,9 @@ impl IdField {
                 .ok()
                 .filter(|n| n.to_string() == id)
                 .map(Value::from)
-        } else if id.is_empty() {
+        } else if matches!(id, "" | "." | "..") {
+            // `.` and `..` would be dot segments in the backend path (`/groups/..`), which a
+            // normalising backend or proxy resolves to another resource.
             None
         } else {
             Some(Value::String(id.to_owned()))

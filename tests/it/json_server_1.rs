@@ -318,3 +318,23 @@ async fn link_header_paging_answers_every_window() {
         assert_eq!(total, 7);
     }
 }
+
+/// `.` and `..` are no ids: they would be dot segments in the backend path
+/// (`/groups/..`), which a normalising backend or proxy resolves to another resource.
+#[tokio::test]
+async fn dot_segment_ids_are_not_found_and_reach_no_backend() {
+    let (server, gw) = json_server_1_gateway().await;
+    let before = raw_get(&server.client(), "/users").await;
+    let patch_body = patch(json!([{"op": "replace", "path": "title", "value": "x"}]));
+    for id in ["%2e%2e", "%2E", "."] {
+        for r in [
+            gw.scim.get(&format!("/Users/{id}")).await,
+            gw.scim.get(&format!("/Groups/{id}")).await,
+            gw.scim.patch(&format!("/Users/{id}"), &patch_body).await,
+            gw.scim.delete(&format!("/Groups/{id}")).await,
+        ] {
+            assert_scim_error(&r, 404, None);
+        }
+    }
+    assert_eq!(raw_get(&server.client(), "/users").await, before);
+}
