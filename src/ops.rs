@@ -82,16 +82,7 @@ impl<'a> Ctx<'a> {
             return Ok(());
         };
         let current = self.mapping().version_of(record);
-        let strip = |t: &str| {
-            t.trim()
-                .trim_start_matches("W/")
-                .trim_matches('"')
-                .to_owned()
-        };
-        let matches = wanted
-            .split(',')
-            .any(|t| t.trim() == "*" || strip(t) == strip(&current));
-        if matches {
+        if etag_matches(wanted, &current) {
             Ok(())
         } else {
             Err(ScimError::new(
@@ -722,6 +713,19 @@ fn bad_answer(request: &BackendRequest, reason: String) -> Error {
 
 /// A short excerpt of a backend error body for operators: the `message`/`error` field of a
 /// JSON body when there is one, else the first line of text, cut to 160 characters.
+/// Whether an `If-Match` / `If-None-Match` list names `current` (or is `*`). The comparison
+/// is weak (RFC 9110 §8.8.3.2): `"x"` and `W/"x"` are the same version.
+pub fn etag_matches(list: &str, current: &str) -> bool {
+    let opaque = |tag: &str| {
+        tag.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned()
+    };
+    list.split(',')
+        .any(|tag| tag.trim() == "*" || opaque(tag) == opaque(current))
+}
+
 /// The directory's own words for a refusal, at most 160 characters, passed through `redact`
 /// before they are cut (a secret cut in half would no longer be recognised).
 fn short_reason(body: &[u8], redact: impl Fn(&str) -> String) -> String {

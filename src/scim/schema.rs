@@ -309,10 +309,13 @@ impl ResourceSchema {
     }
 
     /// Whether `path` (`urn:…:Extension:attr`, or a bare extension URN) belongs to an
-    /// extension schema that the whole schema does not declare either: its attributes
-    /// cannot be mapped here, so a request naming them names nothing this gateway stores.
+    /// extension schema that the whole schema this one was cut from does not declare
+    /// either: its attributes cannot be mapped here, so a request naming them names nothing
+    /// this gateway stores. `false` for a schema that was not cut down.
     pub fn names_undeclared_extension(&self, path: &crate::scim::attr::AttrPath) -> bool {
-        let whole = self.whole.as_deref().unwrap_or(self);
+        let Some(whole) = self.whole.as_deref() else {
+            return false;
+        };
         path.urn.as_deref().is_some_and(|urn| {
             let bare = format!("{urn}:{}", path.name);
             urn.starts_with("urn:") && whole.schema(urn).is_none() && whole.schema(&bare).is_none()

@@ -138,17 +138,11 @@ pub async fn get(
         Answer::Json { body, version } => (serde_json::to_vec(&body).unwrap_or_default(), version),
         Answer::Text { body, version } => (body, version),
     };
-    // If-None-Match compares weakly (RFC 9110 §13.1.2): `"x"` matches `W/"x"`.
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let unchanged = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .zip(version.as_deref())
-        .is_some_and(|(wanted, current)| {
-            wanted
-                .split(',')
-                .any(|t| t.trim() == "*" || opaque(t) == opaque(current))
-        });
+        .is_some_and(|(wanted, current)| ops::etag_matches(wanted, current));
     if unchanged {
         // A 304 carries the ETag it stands for (RFC 9110 §15.4.5).
         return Ok(scim_text(

@@ -117,7 +117,7 @@ fn names_unmapped(schema: &ResourceSchema, path: &PatchPath) -> bool {
         .whole
         .as_deref()
         .is_some_and(|whole| resolve_path(whole, path).is_ok());
-    whole_resolves || (schema.whole.is_some() && schema.names_undeclared_extension(&path.attr))
+    whole_resolves || schema.names_undeclared_extension(&path.attr)
 }
 
 fn op_kind(obj: &Map<String, Value>, d: &mut Dialect<'_>) -> Result<PatchOpKind, ScimError> {
